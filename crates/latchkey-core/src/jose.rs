@@ -347,10 +347,8 @@ impl VerifyingKeys {
         if claims.iss != want.issuer {
             return Err(JwtRejection::WrongIssuer);
         }
-        if let Some(aud) = want.audience {
-            if !claims.aud.contains(aud) {
-                return Err(JwtRejection::WrongAudience);
-            }
+        if want.audience.is_some_and(|aud| !claims.aud.contains(aud)) {
+            return Err(JwtRejection::WrongAudience);
         }
         if claims.exp <= want.now - want.leeway {
             return Err(JwtRejection::Expired);

@@ -1,1 +1,96 @@
-//! stub
+//! The storage seam of latchkey: the [`Store`] trait, whose methods are use cases
+//! rather than tables, and [`SqlStore`], its SQL implementation.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod records;
+mod sql;
+
+pub use records::{AccessTokenRecord, StoredKey};
+pub use sql::{SqlStore, Synchronous, sqlite_path};
+
+use async_trait::async_trait;
+use latchkey_core::OAuthError;
+use latchkey_core::client::Client;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or timed out: retryable, maps to 503.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// A row with this key exists already.
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// Stored data could not be decoded (a bug or manual tampering).
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    /// The database URL or set-up is invalid.
+    #[error("{0}")]
+    Config(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => Self::Unavailable(e),
+            sqlx::Error::Database(ref db) if db.is_unique_violation() => Self::Conflict("row".into()),
+            other => Self::Database(other),
+        }
+    }
+}
+
+impl From<StoreError> for OAuthError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => OAuthError::unavailable(e),
+            other => OAuthError::server_error(other),
+        }
+    }
+}
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything latchkey persists. Transactions stay inside a method.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Check the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// A client by id.
+    async fn client(&self, id: &str) -> StoreResult<Option<Client>>;
+    /// Every client, by id.
+    async fn clients(&self) -> StoreResult<Vec<Client>>;
+    /// Register a new client; `Conflict` if the id is taken.
+    async fn insert_client(&self, client: &Client, now: i64) -> StoreResult<()>;
+    /// Create or update a client (static clients from the config). An update keeps
+    /// `created_at`, so the client's live tokens stay live.
+    async fn upsert_client(&self, client: &Client, now: i64) -> StoreResult<()>;
+    /// Delete a client and its opaque tokens; JWTs die because their client is gone.
+    async fn delete_client(&self, id: &str) -> StoreResult<bool>;
+    /// Replace a client's secret hash.
+    async fn set_client_secret(&self, id: &str, secret_hash: &[u8], now: i64) -> StoreResult<bool>;
+
+    /// Save an opaque access token; returns once durably committed.
+    async fn put_access_token(&self, token: &AccessTokenRecord) -> StoreResult<()>;
+    /// An opaque access token by the hash of its value.
+    async fn access_token(&self, token_hash: &[u8]) -> StoreResult<Option<AccessTokenRecord>>;
+    /// Mark an opaque token revoked; false if unknown.
+    async fn revoke_access_token(&self, token_hash: &[u8], now: i64) -> StoreResult<bool>;
+    /// Remember a revoked JWT until it expires.
+    async fn revoke_jti(&self, jti: &str, client_id: &str, expires_at: i64) -> StoreResult<()>;
+    /// Whether a JWT id was revoked.
+    async fn jti_revoked(&self, jti: &str) -> StoreResult<bool>;
+
+    /// Every signing key, newest first.
+    async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>>;
+    /// Add a key and make it the signer: other unretired keys are retired at `now`.
+    async fn add_signing_key(&self, key: &StoredKey) -> StoreResult<()>;
+
+    /// Delete up to `batch` expired tokens and revocation records; returns the count.
+    async fn delete_expired(&self, now: i64, batch: i64) -> StoreResult<u64>;
+}

@@ -1,1 +1,104 @@
-fn main() {}
+//! `latchkey`: the OAuth 2.0 authorization server, its admin CLI and client tools.
+#![forbid(unsafe_code)]
+
+mod admin;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use latchkey_server::{Config, Context, Server, StartError, shutdown_signal};
+
+/// Exit code for bad configuration, an unreachable database or an unusable address.
+const EXIT_CONFIG: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "latchkey", version, about = "An OAuth 2.0 authorization server")]
+struct Cli {
+    /// TOML configuration file; every key can be overridden by LATCHKEY_<KEY>
+    /// (nested keys joined with __).
+    #[arg(long, global = true, env = "LATCHKEY_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the authorization server.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage clients, directly in the database (a running server sees changes within 2 s).
+    #[command(subcommand)]
+    Client(admin::ClientCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(admin::KeysCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LATCHKEY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    let config = match Config::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(c) => c,
+        Err(e) => return fail_start(StartError::Config(e)),
+    };
+    let ctx = match Context::open(config).await {
+        Ok(c) => c,
+        Err(e) => return fail_start(e),
+    };
+    match cli.command {
+        Command::Serve => serve(ctx).await,
+        Command::Migrate => {
+            println!("migrations applied");
+            ExitCode::SUCCESS
+        }
+        Command::Client(cmd) => admin::client(ctx, cmd).await,
+        Command::Keys(cmd) => admin::keys(ctx, cmd).await,
+    }
+}
+
+fn fail_start(e: StartError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(EXIT_CONFIG)
+}
+
+async fn serve(ctx: Context) -> ExitCode {
+    let server = match Server::bind(ctx).await {
+        Ok(s) => s,
+        Err(e) => return fail_start(e),
+    };
+    match server.local_addr() {
+        Ok(addr) => {
+            tracing::info!(issuer = server.issuer(), "latchkey is ready");
+            // One machine-readable line on stdout: scripts and tests wait for it.
+            println!("listening on http://{addr}");
+        }
+        Err(e) => return fail_start(StartError::Bind { addr: "?".into(), source: e }),
+    }
+    match server.run(shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: server failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

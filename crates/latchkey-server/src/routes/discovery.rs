@@ -1,0 +1,44 @@
+//! Authorization server metadata (RFC 8414) and the JWK Set.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use latchkey_core::client::{AuthMethod, GrantType};
+use latchkey_core::scope::ScopeSet;
+
+use super::paths;
+use crate::error::ErrorResponse;
+use crate::state::AppState;
+
+/// Served at both `/.well-known/oauth-authorization-server` and
+/// `/.well-known/openid-configuration`; endpoints are absolute URLs under the issuer.
+pub(super) async fn get_metadata(State(s): State<AppState>) -> Result<impl IntoResponse, ErrorResponse> {
+    let mut scopes = ScopeSet::default();
+    for c in s.store().clients().await? {
+        scopes = ScopeSet::from_tokens(scopes.iter().chain(c.scopes.iter()))?;
+    }
+    let auth_methods: Vec<&str> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
+    let doc = serde_json::json!({
+        "issuer": &*s.issuer,
+        "token_endpoint": s.endpoint(paths::TOKEN),
+        "introspection_endpoint": s.endpoint(paths::INTROSPECT),
+        "revocation_endpoint": s.endpoint(paths::REVOKE),
+        "jwks_uri": s.endpoint(paths::JWKS),
+        "grant_types_supported": GrantType::ALL.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "scopes_supported": scopes.iter().collect::<Vec<_>>(),
+        "access_token_signing_alg_values_supported": [s.ctx.config.signing_alg.as_str()],
+    });
+    Ok(([(header::CACHE_CONTROL, "public, max-age=60")], Json(doc)))
+}
+
+/// The public keys that may verify a live token. Short cache lifetime: after a
+/// rotation, resource servers also refetch on an unknown `kid`.
+pub(super) async fn get_jwks(State(s): State<AppState>) -> impl IntoResponse {
+    let jwks = s.keys.snapshot().jwks.clone();
+    ([(header::CACHE_CONTROL, "public, max-age=60")], Json(jwks))
+}

@@ -1,0 +1,116 @@
+//! Starting and stopping the server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::context::{Context, StartError};
+use crate::keys::{KEY_REFRESH, KeyRing};
+use crate::metrics::Metrics;
+use crate::routes::router;
+use crate::state::{AppState, ClientCache, now};
+
+/// How often expired rows are cleaned up, and how many per statement.
+const JANITOR_INTERVAL: Duration = Duration::from_secs(60);
+const JANITOR_BATCH: i64 = 1000;
+
+/// A bound, ready server.
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    state: AppState,
+}
+
+impl Server {
+    /// Open everything and bind; after this returns the server can be reached.
+    pub async fn bind(ctx: Context) -> Result<Self, StartError> {
+        let t = now();
+        ctx.sync_static_clients(t).await?;
+        let keys = KeyRing::load(
+            ctx.store.as_ref(),
+            &ctx.secrets,
+            ctx.config.signing_alg,
+            ctx.config.max_access_token_ttl(),
+            t,
+        )
+        .await?;
+        let listener = tokio::net::TcpListener::bind(ctx.config.listen)
+            .await
+            .map_err(|source| StartError::Bind { addr: ctx.config.listen.to_string(), source })?;
+        let local = listener.local_addr().map_err(|source| StartError::Bind { addr: "?".into(), source })?;
+        let issuer: Arc<str> = match &ctx.config.issuer {
+            Some(i) => i.as_str().into(),
+            None => format!("http://{local}").into(),
+        };
+        let state = AppState {
+            ctx,
+            issuer,
+            keys: Arc::new(keys),
+            clients: Arc::new(ClientCache::default()),
+            metrics: Arc::new(Metrics::default()),
+        };
+        Ok(Self { listener, state })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The issuer identifier.
+    pub fn issuer(&self) -> &str {
+        &self.state.issuer
+    }
+
+    /// Serve until `shutdown` completes, then drain in-flight requests.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let state = self.state.clone();
+        let background = tokio::spawn(background_tasks(state.clone()));
+        let app = router(state.clone());
+        let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        background.abort();
+        result
+    }
+}
+
+async fn background_tasks(state: AppState) {
+    let mut key_tick = tokio::time::interval(KEY_REFRESH);
+    let mut janitor_tick = tokio::time::interval(JANITOR_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = key_tick.tick() => {
+                let ctx = &state.ctx;
+                if let Err(e) = state.keys.refresh(ctx.store.as_ref(), &ctx.secrets, ctx.config.max_access_token_ttl(), now()).await {
+                    tracing::warn!(error = %e, "key refresh failed; keeping the previous keys");
+                }
+            }
+            _ = janitor_tick.tick() => {
+                loop {
+                    match state.store().delete_expired(now(), JANITOR_BATCH).await {
+                        Ok(n) if n as i64 >= JANITOR_BATCH => tokio::task::yield_now().await,
+                        Ok(_) => break,
+                        Err(e) => { tracing::warn!(error = %e, "cleanup failed"); break; }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Completes on SIGTERM or ctrl-c.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: draining in-flight requests");
+}

@@ -1,0 +1,357 @@
+//! [`SqlStore`]: one implementation of [`Store`] for every SQL backend.
+//!
+//! SQL is written once with `$1…$n` placeholders, which sqlx binds by number on
+//! SQLite too, and `on_pool!` expands one body per backend. Today that is SQLite;
+//! PostgreSQL adds an arm to `Pool` and to the macro, not a second copy of the queries.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use latchkey_core::client::{AuthMethod, Client, GrantType};
+use latchkey_core::scope::ScopeSet;
+use latchkey_core::token::TokenFormat;
+use sqlx::Row;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::{AccessTokenRecord, Store, StoreError, StoreResult, StoredKey};
+
+/// SQLite durability (https://sqlite.org/pragma.html#pragma_synchronous, WAL mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// fsync the WAL on every commit: a committed token survives power loss.
+    Full,
+    /// fsync only at checkpoints: survives a process crash, may lose the last commits
+    /// on power loss or an OS crash.
+    Normal,
+}
+
+enum Pool {
+    Sqlite(SqlitePool),
+}
+
+/// Run `$body` with `$p` bound to the backend's pool; one arm per backend.
+macro_rules! on_pool {
+    ($self:expr, |$p:ident| $body:expr) => {
+        match &$self.pool {
+            Pool::Sqlite($p) => $body,
+        }
+    };
+}
+
+/// The SQL store.
+pub struct SqlStore {
+    pool: Pool,
+}
+
+/// The file behind a `sqlite://` URL: `sqlite://rel/x.db` is relative to the working
+/// directory, `sqlite:///abs/x.db` absolute.
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite://")?;
+    let rest = rest.split('?').next().unwrap_or(rest);
+    if rest.is_empty() { None } else { Some(PathBuf::from(rest)) }
+}
+
+impl SqlStore {
+    /// Open the database at `url`, creating the SQLite file and its folders, and apply
+    /// migrations.
+    pub async fn connect(url: &str, synchronous: Synchronous, max_connections: u32) -> StoreResult<Self> {
+        if let Some(path) = sqlite_path(url) {
+            return Self::open_sqlite(&path, synchronous, max_connections).await;
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Err(StoreError::Config("PostgreSQL is not supported yet by this build".into()));
+        }
+        Err(StoreError::Config(format!(
+            "unsupported database URL scheme in `{}` (expected sqlite://PATH)",
+            url.split(':').next().unwrap_or("")
+        )))
+    }
+
+    async fn open_sqlite(path: &Path, synchronous: Synchronous, max_connections: u32) -> StoreResult<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Config(format!("cannot create folder {}: {e}", dir.display())))?;
+        }
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(|e| StoreError::Config(e.to_string()))?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match synchronous {
+                Synchronous::Full => SqliteSynchronous::Full,
+                Synchronous::Normal => SqliteSynchronous::Normal,
+            })
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Config(format!("cannot open SQLite database {}: {e}", path.display())))?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Config(format!("migrations failed: {e}")))?;
+        Ok(Self { pool: Pool::Sqlite(pool) })
+    }
+
+    /// Close the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        on_pool!(self, |p| p.close().await)
+    }
+}
+
+fn join_grants(g: &[GrantType]) -> String {
+    g.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+fn client_from_row<R>(row: &R) -> StoreResult<Client>
+where
+    R: Row,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<i64>: sqlx::Decode<'a, R::Database>,
+    for<'a> Vec<u8>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let id: String = row.try_get("id")?;
+    let corrupt = |what: &str| StoreError::Corrupt(format!("client {id}: {what}"));
+    let grant_types = row
+        .try_get::<String, _>("grant_types")?
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(|s| GrantType::parse(s).ok_or_else(|| corrupt("grant type")))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let scopes = ScopeSet::parse(&row.try_get::<String, _>("scopes")?).map_err(|_| corrupt("scopes"))?;
+    let auth_method = AuthMethod::parse(&row.try_get::<String, _>("auth_method")?).ok_or_else(|| corrupt("auth"))?;
+    let token_format = match row.try_get::<Option<String>, _>("token_format")? {
+        Some(f) => Some(TokenFormat::parse(&f).ok_or_else(|| corrupt("token format"))?),
+        None => None,
+    };
+    let audiences: Vec<String> =
+        serde_json::from_str(&row.try_get::<String, _>("audiences")?).map_err(|_| corrupt("audiences"))?;
+    Ok(Client {
+        secret_hash: row.try_get("secret_hash")?,
+        grant_types,
+        scopes,
+        auth_method,
+        token_format,
+        audiences,
+        introspect: row.try_get::<i64, _>("introspect")? != 0,
+        access_token_ttl: row.try_get("access_token_ttl")?,
+        created_at: row.try_get("created_at")?,
+        id,
+    })
+}
+
+fn token_from_row<R>(row: &R) -> StoreResult<AccessTokenRecord>
+where
+    R: Row,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<i64>: sqlx::Decode<'a, R::Database>,
+    for<'a> Vec<u8>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let audience = serde_json::from_str(&row.try_get::<String, _>("audience")?)
+        .map_err(|_| StoreError::Corrupt("access token audience".into()))?;
+    Ok(AccessTokenRecord {
+        token_hash: row.try_get("token_hash")?,
+        jti: row.try_get("jti")?,
+        grant_id: row.try_get("grant_id")?,
+        client_id: row.try_get("client_id")?,
+        subject: row.try_get("subject")?,
+        scope: row.try_get("scope")?,
+        audience,
+        issued_at: row.try_get("issued_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+macro_rules! bind_client {
+    ($q:expr, $c:expr, $now:expr) => {
+        $q.bind(&$c.id)
+            .bind(&$c.secret_hash)
+            .bind(join_grants(&$c.grant_types))
+            .bind($c.scopes.to_string())
+            .bind($c.auth_method.as_str())
+            .bind($c.token_format.map(|f| f.as_str()))
+            .bind(serde_json::to_string(&$c.audiences).unwrap_or_else(|_| "[]".into()))
+            .bind(i64::from($c.introspect))
+            .bind($c.access_token_ttl)
+            .bind($now)
+    };
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> StoreResult<()> {
+        on_pool!(self, |p| sqlx::query("SELECT 1").execute(p).await)?;
+        Ok(())
+    }
+
+    async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
+        const Q: &str = "SELECT id, secret_hash, grant_types, scopes, auth_method, token_format, audiences, \
+             introspect, access_token_ttl, created_at FROM clients WHERE id = $1";
+        on_pool!(self, |p| {
+            let row = sqlx::query(Q).bind(id).fetch_optional(p).await?;
+            row.as_ref().map(client_from_row).transpose()
+        })
+    }
+
+    async fn clients(&self) -> StoreResult<Vec<Client>> {
+        const Q: &str = "SELECT id, secret_hash, grant_types, scopes, auth_method, token_format, audiences, \
+             introspect, access_token_ttl, created_at FROM clients ORDER BY id";
+        on_pool!(self, |p| {
+            let rows = sqlx::query(Q).fetch_all(p).await?;
+            rows.iter().map(client_from_row).collect()
+        })
+    }
+
+    async fn insert_client(&self, client: &Client, now: i64) -> StoreResult<()> {
+        const Q: &str = "INSERT INTO clients (id, secret_hash, grant_types, scopes, auth_method, token_format, \
+             audiences, introspect, access_token_ttl, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)";
+        on_pool!(self, |p| bind_client!(sqlx::query(Q), client, now).execute(p).await).map_err(|e| {
+            match StoreError::from(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!("client {}", client.id)),
+                other => other,
+            }
+        })?;
+        Ok(())
+    }
+
+    async fn upsert_client(&self, client: &Client, now: i64) -> StoreResult<()> {
+        const Q: &str = "INSERT INTO clients (id, secret_hash, grant_types, scopes, auth_method, token_format, \
+             audiences, introspect, access_token_ttl, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+             ON CONFLICT (id) DO UPDATE SET secret_hash = excluded.secret_hash, \
+             grant_types = excluded.grant_types, scopes = excluded.scopes, auth_method = excluded.auth_method, \
+             token_format = excluded.token_format, audiences = excluded.audiences, \
+             introspect = excluded.introspect, access_token_ttl = excluded.access_token_ttl, \
+             updated_at = excluded.updated_at";
+        on_pool!(self, |p| bind_client!(sqlx::query(Q), client, now).execute(p).await)?;
+        Ok(())
+    }
+
+    async fn delete_client(&self, id: &str) -> StoreResult<bool> {
+        on_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query("DELETE FROM access_tokens WHERE client_id = $1").bind(id).execute(&mut *tx).await?;
+            let n = sqlx::query("DELETE FROM clients WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(n.rows_affected() > 0)
+        })
+    }
+
+    async fn set_client_secret(&self, id: &str, secret_hash: &[u8], now: i64) -> StoreResult<bool> {
+        const Q: &str = "UPDATE clients SET secret_hash = $1, updated_at = $2 WHERE id = $3";
+        let n = on_pool!(self, |p| sqlx::query(Q).bind(secret_hash).bind(now).bind(id).execute(p).await)?;
+        Ok(n.rows_affected() > 0)
+    }
+
+    async fn put_access_token(&self, t: &AccessTokenRecord) -> StoreResult<()> {
+        const Q: &str = "INSERT INTO access_tokens (token_hash, jti, grant_id, client_id, subject, scope, audience, \
+             issued_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+        let audience = serde_json::to_string(&t.audience).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        on_pool!(self, |p| sqlx::query(Q)
+            .bind(&t.token_hash)
+            .bind(&t.jti)
+            .bind(&t.grant_id)
+            .bind(&t.client_id)
+            .bind(&t.subject)
+            .bind(&t.scope)
+            .bind(&audience)
+            .bind(t.issued_at)
+            .bind(t.expires_at)
+            .bind(t.revoked_at)
+            .execute(p)
+            .await)?;
+        Ok(())
+    }
+
+    async fn access_token(&self, token_hash: &[u8]) -> StoreResult<Option<AccessTokenRecord>> {
+        const Q: &str = "SELECT token_hash, jti, grant_id, client_id, subject, scope, audience, issued_at, \
+             expires_at, revoked_at FROM access_tokens WHERE token_hash = $1";
+        on_pool!(self, |p| {
+            let row = sqlx::query(Q).bind(token_hash).fetch_optional(p).await?;
+            row.as_ref().map(token_from_row).transpose()
+        })
+    }
+
+    async fn revoke_access_token(&self, token_hash: &[u8], now: i64) -> StoreResult<bool> {
+        const Q: &str = "UPDATE access_tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL";
+        let n = on_pool!(self, |p| sqlx::query(Q).bind(now).bind(token_hash).execute(p).await)?;
+        Ok(n.rows_affected() > 0)
+    }
+
+    async fn revoke_jti(&self, jti: &str, client_id: &str, expires_at: i64) -> StoreResult<()> {
+        const Q: &str =
+            "INSERT INTO revoked_jtis (jti, client_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING";
+        on_pool!(self, |p| sqlx::query(Q).bind(jti).bind(client_id).bind(expires_at).execute(p).await)?;
+        Ok(())
+    }
+
+    async fn jti_revoked(&self, jti: &str) -> StoreResult<bool> {
+        const Q: &str = "SELECT 1 FROM revoked_jtis WHERE jti = $1";
+        let row = on_pool!(self, |p| sqlx::query(Q).bind(jti).fetch_optional(p).await)?;
+        Ok(row.is_some())
+    }
+
+    async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>> {
+        const Q: &str = "SELECT kid, alg, public_jwk, private_key_sealed, created_at, retired_at FROM signing_keys \
+             ORDER BY created_at DESC, kid";
+        on_pool!(self, |p| {
+            let rows = sqlx::query(Q).fetch_all(p).await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(StoredKey {
+                        kid: r.try_get("kid")?,
+                        alg: r.try_get("alg")?,
+                        public_jwk: r.try_get("public_jwk")?,
+                        private_key_sealed: r.try_get("private_key_sealed")?,
+                        created_at: r.try_get("created_at")?,
+                        retired_at: r.try_get("retired_at")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    async fn add_signing_key(&self, key: &StoredKey) -> StoreResult<()> {
+        const RETIRE: &str = "UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL";
+        const INSERT: &str = "INSERT INTO signing_keys (kid, alg, public_jwk, private_key_sealed, created_at, \
+             retired_at) VALUES ($1, $2, $3, $4, $5, NULL)";
+        on_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query(RETIRE).bind(key.created_at).execute(&mut *tx).await?;
+            sqlx::query(INSERT)
+                .bind(&key.kid)
+                .bind(&key.alg)
+                .bind(&key.public_jwk)
+                .bind(&key.private_key_sealed)
+                .bind(key.created_at)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    async fn delete_expired(&self, now: i64, batch: i64) -> StoreResult<u64> {
+        const TOKENS: &str = "DELETE FROM access_tokens WHERE token_hash IN \
+             (SELECT token_hash FROM access_tokens WHERE expires_at < $1 LIMIT $2)";
+        const JTIS: &str =
+            "DELETE FROM revoked_jtis WHERE jti IN (SELECT jti FROM revoked_jtis WHERE expires_at < $1 LIMIT $2)";
+        on_pool!(self, |p| {
+            let a = sqlx::query(TOKENS).bind(now).bind(batch).execute(p).await?.rows_affected();
+            let b = sqlx::query(JTIS).bind(now).bind(batch).execute(p).await?.rows_affected();
+            Ok(a + b)
+        })
+    }
+}
