@@ -1,0 +1,110 @@
+//! Durability across restarts, and no secret at rest in plain text.
+
+use serde_json::Value;
+use sqlx::{Column, Row};
+
+use crate::support::*;
+
+async fn opaque_token(s: &TestServer) -> String {
+    let (status, _, body) = s
+        .post_form(
+            "token_endpoint",
+            None,
+            &[("grant_type", "client_credentials"), ("client_id", "post"), ("client_secret", POST_SECRET)],
+        )
+        .await;
+    assert_eq!(status, 200);
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn tokens_and_keys_survive_a_restart() {
+    let mut s = TestServer::start().await;
+    let mut opaque = Vec::new();
+    for _ in 0..5 {
+        opaque.push(opaque_token(&s).await);
+    }
+    let jwt = s.svc_token(&[]).await["access_token"].as_str().unwrap().to_owned();
+    let jwks_before: Value = s.http.get(s.endpoint("jwks_uri").await).send().await.unwrap().json().await.unwrap();
+    s.restart();
+    for t in &opaque {
+        assert_eq!(s.introspect_as_rs(t).await["active"], true, "{t}");
+    }
+    assert_eq!(s.introspect_as_rs(&jwt).await["active"], true);
+    let jwks_after: Value = s.http.get(s.endpoint("jwks_uri").await).send().await.unwrap().json().await.unwrap();
+    assert_eq!(jwks_before, jwks_after, "the signing key is persisted");
+}
+
+/// DER object identifiers of the private-key algorithms we use: a PKCS#8 private key
+/// stored in clear would contain one of them.
+const KEY_OIDS: &[&[u8]] = &[
+    &[0x06, 0x03, 0x2b, 0x65, 0x70],                                     // Ed25519
+    &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01],             // id-ecPublicKey
+    &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01], // rsaEncryption
+];
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test]
+async fn no_token_secret_or_private_key_is_stored_in_plain_text() {
+    let mut s = TestServer::start_with("", &[("LATCHKEY_TOKENS__SIGNING_ALG", "RS256")]);
+    let mut needles: Vec<String> =
+        vec![SVC_SECRET.into(), POST_SECRET.into(), RS_SECRET.into(), OTHER_SECRET.into(), SYSTEM_SECRET.into()];
+    needles.push(opaque_token(&s).await);
+    needles.push(s.svc_token(&[]).await["access_token"].as_str().unwrap().to_owned());
+    let (_, out, _) = s.cli(&["client", "create", "--id", "cli", "--grant-type", "client_credentials", "--json"]);
+    needles.push(serde_json::from_str::<Value>(&out).unwrap()["client_secret"].as_str().unwrap().to_owned());
+    let (_, out, _) = s.cli(&["client", "rotate-secret", "post", "--json"]);
+    needles.push(serde_json::from_str::<Value>(&out).unwrap()["client_secret"].as_str().unwrap().to_owned());
+    assert_eq!(s.cli(&["keys", "rotate"]).0, 0);
+    assert!(s.stop().success());
+
+    // Every column of every table.
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", s.db_path().display())).await.unwrap();
+    let tables: Vec<(String,)> =
+        sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table'").fetch_all(&pool).await.unwrap();
+    assert!(tables.len() >= 4);
+    let mut cells = 0;
+    for (table,) in tables {
+        // Test-only dynamic SQL over sqlite_master names.
+        let sql: &'static str = Box::leak(format!("SELECT * FROM \"{table}\"").into_boxed_str());
+        for row in sqlx::query(sql).fetch_all(&pool).await.unwrap() {
+            for i in 0..row.columns().len() {
+                let bytes: Vec<u8> = row
+                    .try_get::<Vec<u8>, _>(i)
+                    .or_else(|_| row.try_get::<String, _>(i).map(String::into_bytes))
+                    .or_else(|_| row.try_get::<i64, _>(i).map(|n| n.to_string().into_bytes()))
+                    .unwrap_or_default();
+                cells += 1;
+                for n in &needles {
+                    assert!(!contains(&bytes, n.as_bytes()), "{table}.{} holds a secret", row.column(i).name());
+                }
+                for oid in KEY_OIDS {
+                    assert!(!contains(&bytes, oid), "{table}.{} holds a private key", row.column(i).name());
+                }
+                assert!(!contains(&bytes, b"PRIVATE KEY"), "{table}");
+            }
+        }
+    }
+    assert!(cells > 50, "scanned {cells} cells");
+    pool.close().await;
+
+    // And the raw files, including the WAL and any free pages.
+    for entry in std::fs::read_dir(s.db_path().parent().unwrap()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap().to_string_lossy().starts_with("latchkey.db") {
+            let bytes = std::fs::read(&path).unwrap();
+            for n in &needles {
+                assert!(!contains(&bytes, n.as_bytes()), "{} holds a secret", path.display());
+            }
+        }
+    }
+    // Nor in the server's logs (which run at debug level in tests).
+    let logs = s.logs();
+    assert!(!logs.is_empty());
+    for n in &needles {
+        assert!(!logs.contains(n.as_str()), "a secret appears in the logs");
+    }
+}

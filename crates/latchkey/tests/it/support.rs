@@ -1,0 +1,281 @@
+//! Test harness: boots the real `latchkey` binary on an ephemeral port with a fresh
+//! SQLite file and talks HTTP to it.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine;
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
+pub const SYSTEM_SECRET: &str = "test-system-secret-0123456789";
+
+/// Secrets of the standard test clients.
+pub const SVC_SECRET: &str = "svc-secret-0123456789";
+pub const POST_SECRET: &str = "post-secret-0123456789";
+pub const RS_SECRET: &str = "rs-secret-0123456789abc";
+pub const OTHER_SECRET: &str = "other-secret-0123456789";
+
+/// A config with four clients: `svc` (Basic, JWT), `post` (body auth, opaque),
+/// `rs` (a resource server that may introspect anything), `other` (no grant).
+pub fn standard_config() -> String {
+    format!(
+        r#"
+[tokens]
+access_token_ttl = "1h"
+access_token_format = "jwt"
+[secrets]
+system = ["{SYSTEM_SECRET}"]
+
+[[clients]]
+client_id = "svc"
+client_secret = "{SVC_SECRET}"
+grant_types = ["client_credentials"]
+scopes = ["items:read", "items:write"]
+audiences = ["https://api.example", "https://other.example"]
+
+[[clients]]
+client_id = "post"
+client_secret = "{POST_SECRET}"
+grant_types = ["client_credentials"]
+scopes = ["items:read"]
+token_endpoint_auth_method = "client_secret_post"
+access_token_format = "opaque"
+
+[[clients]]
+client_id = "rs"
+client_secret = "{RS_SECRET}"
+grant_types = []
+introspect = true
+
+[[clients]]
+client_id = "other"
+client_secret = "{OTHER_SECRET}"
+grant_types = []
+
+[[clients]]
+client_id = "short-jwt"
+client_secret = "{SVC_SECRET}"
+grant_types = ["client_credentials"]
+scopes = ["items:read"]
+access_token_ttl = "1s"
+access_token_format = "jwt"
+
+[[clients]]
+client_id = "short-opaque"
+client_secret = "{SVC_SECRET}"
+grant_types = ["client_credentials"]
+scopes = ["items:read"]
+access_token_ttl = "1s"
+access_token_format = "opaque"
+"#
+    )
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    pub http: reqwest::Client,
+    child: Option<Child>,
+    env: Vec<(String, String)>,
+}
+
+impl TestServer {
+    /// Start with the standard config.
+    pub async fn start() -> Self {
+        Self::start_with("", &[])
+    }
+
+    /// Start with `extra` top-level TOML keys and `LATCHKEY_*` environment overrides.
+    pub fn start_with(extra: &str, env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("data").join("latchkey.db");
+        let config = format!(
+            "listen = \"127.0.0.1:0\"\ndatabase = \"sqlite://{}\"\n{extra}\n{}",
+            db.display(),
+            standard_config()
+        );
+        std::fs::write(dir.path().join("latchkey.toml"), config).unwrap();
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let (child, base) = spawn(dir.path(), &env);
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+        Self { base, dir, http, child: Some(child), env }
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("latchkey.toml")
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("data").join("latchkey.db")
+    }
+
+    /// Stop with SIGTERM and return the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        child.wait().unwrap()
+    }
+
+    /// Stop and start again on the same database and address (so the issuer, derived
+    /// from the address, stays the same).
+    pub fn restart(&mut self) {
+        assert!(self.stop().success());
+        let addr = self.base.strip_prefix("http://").unwrap().to_owned();
+        self.env.retain(|(k, _)| k != "LATCHKEY_LISTEN");
+        self.env.push(("LATCHKEY_LISTEN".into(), addr));
+        let (child, base) = spawn(self.dir.path(), &self.env);
+        self.child = Some(child);
+        self.base = base;
+        // Pooled keep-alive connections died with the old process.
+        self.http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+    }
+
+    /// Run the CLI against the same config; returns (exit code, stdout, stderr).
+    pub fn cli(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(BIN)
+            .arg("--config")
+            .arg(self.config_path())
+            .args(args)
+            .env_remove("LATCHKEY_LOG")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    pub async fn metadata(&self) -> Value {
+        let url = format!("{}/.well-known/oauth-authorization-server", self.base);
+        self.http.get(url).send().await.unwrap().json().await.unwrap()
+    }
+
+    pub async fn endpoint(&self, name: &str) -> String {
+        self.metadata().await[name].as_str().unwrap().to_owned()
+    }
+
+    /// POST a form with optional Basic credentials; returns (status, headers, JSON).
+    pub async fn post_form(
+        &self,
+        endpoint: &str,
+        basic: Option<(&str, &str)>,
+        form: &[(&str, &str)],
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let url = self.endpoint(endpoint).await;
+        let mut req = self.http.post(url).form(form);
+        if let Some((id, secret)) = basic {
+            req = req.header("Authorization", basic_header(id, secret));
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let json =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, headers, json)
+    }
+
+    /// A client-credentials token for `svc` (Basic auth), asserting success.
+    pub async fn svc_token(&self, form: &[(&str, &str)]) -> Value {
+        let mut f = vec![("grant_type", "client_credentials")];
+        f.extend_from_slice(form);
+        let (status, _, json) = self.post_form("token_endpoint", Some(("svc", SVC_SECRET)), &f).await;
+        assert_eq!(status, 200, "{json}");
+        json
+    }
+
+    /// Introspect as the resource server `rs`.
+    pub async fn introspect_as_rs(&self, token: &str) -> Value {
+        let (status, _, json) =
+            self.post_form("introspection_endpoint", Some(("rs", RS_SECRET)), &[("token", token)]).await;
+        assert_eq!(status, 200, "{json}");
+        json
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Spawn `latchkey serve` in `dir` and wait for its "listening on" line.
+fn spawn(dir: &Path, env: &[(String, String)]) -> (Child, String) {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("server.log")).unwrap();
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(dir.join("latchkey.toml"))
+        .arg("serve")
+        .current_dir(dir)
+        .env("LATCHKEY_LOG", "debug")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        if let Some(Ok(line)) = lines.next() {
+            let _ = tx.send(line);
+        }
+        for _ in lines {}
+    });
+    let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| {
+        let _ = child.kill();
+        panic!("server did not start: {}", std::fs::read_to_string(dir.join("server.log")).unwrap_or_default())
+    });
+    let base = line.strip_prefix("listening on ").expect("listening line").to_owned();
+    (child, base)
+}
+
+/// RFC 6749 §2.3.1: id and secret form-urlencoded, then base64.
+pub fn basic_header(id: &str, secret: &str) -> String {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    let raw = format!("{}:{}", enc(id), enc(secret));
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
+}
+
+/// Decode a JWT's header and claims without verifying (for assertions only).
+pub fn jwt_parts(token: &str) -> (Value, Value) {
+    let mut it = token.split('.');
+    let dec = |s: &str| -> Value {
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()).unwrap()
+    };
+    (dec(it.next().unwrap()), dec(it.next().unwrap()))
+}
+
+/// Poll `f` until it returns true or `timeout` passes.
+pub async fn eventually<F, Fut>(timeout: Duration, mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    while start.elapsed() < timeout {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
