@@ -173,6 +173,17 @@ where
     })
 }
 
+/// `SELECT <every client column> FROM clients <tail>`, as a `&'static str`.
+macro_rules! select_clients {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, secret_hash, grant_types, scopes, auth_method, token_format, audiences, introspect, ",
+            "access_token_ttl, created_at FROM clients ",
+            $tail
+        )
+    };
+}
+
 macro_rules! bind_client {
     ($q:expr, $c:expr, $now:expr) => {
         $q.bind(&$c.id)
@@ -196,8 +207,7 @@ impl Store for SqlStore {
     }
 
     async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
-        const Q: &str = "SELECT id, secret_hash, grant_types, scopes, auth_method, token_format, audiences, \
-             introspect, access_token_ttl, created_at FROM clients WHERE id = $1";
+        const Q: &str = select_clients!("WHERE id = $1");
         on_pool!(self, |p| {
             let row = sqlx::query(Q).bind(id).fetch_optional(p).await?;
             row.as_ref().map(client_from_row).transpose()
@@ -205,8 +215,7 @@ impl Store for SqlStore {
     }
 
     async fn clients(&self) -> StoreResult<Vec<Client>> {
-        const Q: &str = "SELECT id, secret_hash, grant_types, scopes, auth_method, token_format, audiences, \
-             introspect, access_token_ttl, created_at FROM clients ORDER BY id";
+        const Q: &str = select_clients!("ORDER BY id");
         on_pool!(self, |p| {
             let rows = sqlx::query(Q).fetch_all(p).await?;
             rows.iter().map(client_from_row).collect()

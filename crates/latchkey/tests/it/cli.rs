@@ -71,14 +71,7 @@ async fn rotating_a_secret_retires_the_old_one_within_two_seconds() {
 async fn deleting_a_client_makes_its_tokens_inactive_in_both_formats() {
     let s = TestServer::start().await;
     let jwt = s.svc_token(&[]).await["access_token"].as_str().unwrap().to_owned();
-    let (_, _, body) = s
-        .post_form(
-            "token_endpoint",
-            None,
-            &[("grant_type", "client_credentials"), ("client_id", "post"), ("client_secret", POST_SECRET)],
-        )
-        .await;
-    let opaque = body["access_token"].as_str().unwrap().to_owned();
+    let opaque = s.post_token().await;
     for id in ["svc", "post"] {
         let (code, out, _) = s.cli(&["client", "delete", id, "--json"]);
         assert_eq!(code, 0);
@@ -144,4 +137,37 @@ async fn sigterm_drains_and_exits_zero() {
     let mut s = TestServer::start().await;
     s.svc_token(&[]).await;
     assert!(s.stop().success());
+}
+
+#[tokio::test]
+async fn serve_with_no_configuration_creates_its_data_folder() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    // The defaults, except the port: 8080 may be taken on a shared machine.
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("LATCHKEY_LISTEN", "127.0.0.1:0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("listening on ").unwrap().to_owned();
+    let meta: Value = reqwest::get(format!("{base}/.well-known/oauth-authorization-server"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["issuer"], base.as_str());
+    let data = dir.path().join("latchkey-data");
+    assert!(data.join("latchkey.db").is_file());
+    assert!(data.join("latchkey.db-wal").is_file(), "WAL mode");
+    let mode = std::fs::metadata(data.join("system-secret")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the generated system secret is readable only by its owner");
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert!(child.wait().unwrap().success());
 }

@@ -10,17 +10,10 @@ use crate::support::*;
 async fn resource_server_sees_every_field_of_an_active_token_in_both_formats() {
     let s = TestServer::start().await;
     let jwt = s.svc_token(&[("scope", "items:read")]).await["access_token"].as_str().unwrap().to_owned();
-    let (_, _, opaque) = s
-        .post_form(
-            "token_endpoint",
-            None,
-            &[("grant_type", "client_credentials"), ("client_id", "post"), ("client_secret", POST_SECRET)],
-        )
-        .await;
-    for (token, client, aud) in [
-        (jwt.as_str(), "svc", json!("https://api.example")),
-        (opaque["access_token"].as_str().unwrap(), "post", json!(s.base)),
-    ] {
+    let opaque = s.post_token().await;
+    for (token, client, aud) in
+        [(jwt.as_str(), "svc", json!("https://api.example")), (opaque.as_str(), "post", json!(s.base))]
+    {
         let (status, headers, info) =
             s.post_form("introspection_endpoint", Some(("rs", RS_SECRET)), &[("token", token)]).await;
         assert_eq!(status, 200);

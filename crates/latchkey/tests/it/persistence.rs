@@ -5,24 +5,12 @@ use sqlx::{Column, Row};
 
 use crate::support::*;
 
-async fn opaque_token(s: &TestServer) -> String {
-    let (status, _, body) = s
-        .post_form(
-            "token_endpoint",
-            None,
-            &[("grant_type", "client_credentials"), ("client_id", "post"), ("client_secret", POST_SECRET)],
-        )
-        .await;
-    assert_eq!(status, 200);
-    body["access_token"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn tokens_and_keys_survive_a_restart() {
     let mut s = TestServer::start().await;
     let mut opaque = Vec::new();
     for _ in 0..5 {
-        opaque.push(opaque_token(&s).await);
+        opaque.push(s.post_token().await);
     }
     let jwt = s.svc_token(&[]).await["access_token"].as_str().unwrap().to_owned();
     let jwks_before: Value = s.http.get(s.endpoint("jwks_uri").await).send().await.unwrap().json().await.unwrap();
@@ -52,7 +40,7 @@ async fn no_token_secret_or_private_key_is_stored_in_plain_text() {
     let mut s = TestServer::start_with("", &[("LATCHKEY_TOKENS__SIGNING_ALG", "RS256")]);
     let mut needles: Vec<String> =
         vec![SVC_SECRET.into(), POST_SECRET.into(), RS_SECRET.into(), OTHER_SECRET.into(), SYSTEM_SECRET.into()];
-    needles.push(opaque_token(&s).await);
+    needles.push(s.post_token().await);
     needles.push(s.svc_token(&[]).await["access_token"].as_str().unwrap().to_owned());
     let (_, out, _) = s.cli(&["client", "create", "--id", "cli", "--grant-type", "client_credentials", "--json"]);
     needles.push(serde_json::from_str::<Value>(&out).unwrap()["client_secret"].as_str().unwrap().to_owned());

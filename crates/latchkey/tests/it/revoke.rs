@@ -6,17 +6,6 @@ use serde_json::json;
 
 use crate::support::*;
 
-async fn opaque_token(s: &TestServer) -> String {
-    let (_, _, body) = s
-        .post_form(
-            "token_endpoint",
-            None,
-            &[("grant_type", "client_credentials"), ("client_id", "post"), ("client_secret", POST_SECRET)],
-        )
-        .await;
-    body["access_token"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn a_client_revokes_its_own_tokens_in_both_formats() {
     let s = TestServer::start().await;
@@ -28,7 +17,7 @@ async fn a_client_revokes_its_own_tokens_in_both_formats() {
     assert_eq!(headers["cache-control"], "no-store");
     assert_eq!(s.introspect_as_rs(&jwt).await, json!({"active": false}));
 
-    let opaque = opaque_token(&s).await;
+    let opaque = s.post_token().await;
     let (status, _, _) = s
         .post_form(
             "revocation_endpoint",
@@ -44,7 +33,7 @@ async fn a_client_revokes_its_own_tokens_in_both_formats() {
 async fn other_clients_tokens_and_unknown_tokens_get_200_and_nothing_changes() {
     let s = TestServer::start().await;
     let jwt = s.svc_token(&[]).await["access_token"].as_str().unwrap().to_owned();
-    let opaque = opaque_token(&s).await;
+    let opaque = s.post_token().await;
     for token in [&jwt, &opaque] {
         for (id, secret) in [("other", OTHER_SECRET), ("rs", RS_SECRET)] {
             let (status, _, _) =

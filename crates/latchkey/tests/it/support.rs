@@ -192,6 +192,14 @@ impl TestServer {
         json
     }
 
+    /// An opaque token for `post` (client_secret_post), asserting success.
+    pub async fn post_token(&self) -> String {
+        let form = [("grant_type", "client_credentials"), ("client_id", "post"), ("client_secret", POST_SECRET)];
+        let (status, _, body) = self.post_form("token_endpoint", None, &form).await;
+        assert_eq!(status, 200, "{body}");
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
     /// Introspect as the resource server `rs`.
     pub async fn introspect_as_rs(&self, token: &str) -> Value {
         let (status, _, json) =
