@@ -124,7 +124,10 @@ async fn adding_a_signing_key_retires_the_current_one() {
     s.add_signing_key(&key("k1", 10)).await.unwrap();
     s.add_signing_key(&key("k2", 20)).await.unwrap();
     let keys = s.signing_keys().await.unwrap();
-    assert_eq!(keys.iter().map(|k| (k.kid.as_str(), k.retired_at)).collect::<Vec<_>>(), [("k2", None), ("k1", Some(20))]);
+    assert_eq!(
+        keys.iter().map(|k| (k.kid.as_str(), k.retired_at)).collect::<Vec<_>>(),
+        [("k2", None), ("k1", Some(20))]
+    );
 }
 
 #[tokio::test]

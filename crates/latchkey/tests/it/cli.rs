@@ -156,12 +156,8 @@ async fn serve_with_no_configuration_creates_its_data_folder() {
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let base = line.trim().strip_prefix("listening on ").unwrap().to_owned();
-    let meta: Value = reqwest::get(format!("{base}/.well-known/oauth-authorization-server"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let meta: Value =
+        reqwest::get(format!("{base}/.well-known/oauth-authorization-server")).await.unwrap().json().await.unwrap();
     assert_eq!(meta["issuer"], base.as_str());
     let data = dir.path().join("latchkey-data");
     assert!(data.join("latchkey.db").is_file());
