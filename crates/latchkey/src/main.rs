@@ -2,6 +2,8 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod demo_api;
+mod token_cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +37,11 @@ enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(admin::KeysCommand),
+    /// Run a small API protected by bearer tokens (the Resource Server of the flow).
+    DemoApi(demo_api::DemoApiArgs),
+    /// Talk to an authorization server as a client (the Business Client of the flow).
+    #[command(subcommand)]
+    Token(token_cli::TokenCommand),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +64,12 @@ fn init_logging() {
 }
 
 async fn run(cli: Cli) -> ExitCode {
+    // These two talk to servers over HTTP and need no configuration or database.
+    let command = match cli.command {
+        Command::DemoApi(args) => return demo_api::run(args).await,
+        Command::Token(cmd) => return token_cli::run(cmd).await,
+        other => other,
+    };
     let config = match Config::load(cli.config.as_deref(), std::env::vars()) {
         Ok(c) => c,
         Err(e) => return fail_start(StartError::Config(e)),
@@ -65,7 +78,7 @@ async fn run(cli: Cli) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail_start(e),
     };
-    match cli.command {
+    match command {
         Command::Serve => serve(ctx).await,
         Command::Migrate => {
             println!("migrations applied");
@@ -73,6 +86,7 @@ async fn run(cli: Cli) -> ExitCode {
         }
         Command::Client(cmd) => admin::client(ctx, cmd).await,
         Command::Keys(cmd) => admin::keys(ctx, cmd).await,
+        Command::DemoApi(_) | Command::Token(_) => ExitCode::FAILURE,
     }
 }
 

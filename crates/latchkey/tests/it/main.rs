@@ -6,9 +6,11 @@
 mod bad_input;
 mod cli;
 mod discovery;
+mod flow;
 mod introspect;
 mod jwt;
 mod persistence;
+mod resource;
 mod revoke;
 mod support;
 mod token;

@@ -37,6 +37,14 @@ scopes = ["items:read", "items:write"]
 audiences = ["https://api.example", "https://other.example"]
 
 [[clients]]
+client_id = "svc-opaque"
+client_secret = "{SVC_SECRET}"
+grant_types = ["client_credentials"]
+scopes = ["items:read", "items:write"]
+audiences = ["https://api.example", "https://other.example"]
+access_token_format = "opaque"
+
+[[clients]]
 client_id = "post"
 client_secret = "{POST_SECRET}"
 grant_types = ["client_credentials"]
@@ -62,6 +70,7 @@ grant_types = ["client_credentials"]
 scopes = ["items:read"]
 access_token_ttl = "1s"
 access_token_format = "jwt"
+audiences = ["https://api.example"]
 
 [[clients]]
 client_id = "short-opaque"
@@ -70,6 +79,7 @@ grant_types = ["client_credentials"]
 scopes = ["items:read"]
 access_token_ttl = "1s"
 access_token_format = "opaque"
+audiences = ["https://api.example"]
 "#
     )
 }
@@ -221,17 +231,21 @@ impl Drop for TestServer {
 /// Spawn `latchkey serve` in `dir` and wait for its "listening on" line.
 fn spawn(dir: &Path, env: &[(String, String)]) -> (Child, String) {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("server.log")).unwrap();
-    let mut child = Command::new(BIN)
-        .arg("--config")
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--config")
         .arg(dir.join("latchkey.toml"))
         .arg("serve")
         .current_dir(dir)
         .env("LATCHKEY_LOG", "debug")
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+        .stderr(log);
+    spawn_listening(cmd, &dir.join("server.log"))
+}
+
+/// Spawn a command that prints "listening on URL" first, and wait for that line.
+pub fn spawn_listening(mut cmd: Command, log: &Path) -> (Child, String) {
+    let log = log.to_path_buf();
+    let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -243,7 +257,7 @@ fn spawn(dir: &Path, env: &[(String, String)]) -> (Child, String) {
     });
     let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| {
         let _ = child.kill();
-        panic!("server did not start: {}", std::fs::read_to_string(dir.join("server.log")).unwrap_or_default())
+        panic!("process did not start: {}", std::fs::read_to_string(&log).unwrap_or_default())
     });
     let base = line.strip_prefix("listening on ").expect("listening line").to_owned();
     (child, base)
@@ -286,4 +300,39 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     false
+}
+
+/// A running `latchkey demo-api`.
+pub struct DemoApi {
+    pub base: String,
+    child: Child,
+}
+
+impl DemoApi {
+    /// Start against `issuer`, authenticating as the resource server `rs`.
+    pub fn start(issuer: &str, mode: &str, extra: &[&str]) -> Self {
+        let log_dir = tempfile::tempdir().unwrap().keep();
+        let log_path = log_dir.join("demo-api.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.args(["demo-api", "--listen", "127.0.0.1:0", "--issuer", issuer, "--client-id", "rs"])
+            .args(["--client-secret", RS_SECRET, "--validate", mode])
+            .args(extra)
+            .env("LATCHKEY_LOG", "debug")
+            .stderr(log);
+        let (child, base) = spawn_listening(cmd, &log_path);
+        Self { base, child }
+    }
+}
+
+impl Drop for DemoApi {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Read one counter line from a Prometheus text page.
+pub fn metric(text: &str, line_prefix: &str) -> u64 {
+    text.lines().find_map(|l| l.strip_prefix(line_prefix).and_then(|rest| rest.trim().parse().ok())).unwrap_or(0)
 }
