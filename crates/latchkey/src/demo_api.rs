@@ -27,15 +27,9 @@ pub(crate) struct DemoApiArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8081")]
     listen: SocketAddr,
-    /// The authorization server's issuer URL.
-    #[arg(long)]
-    issuer: String,
-    /// This API's client id at the authorization server (for introspection).
-    #[arg(long = "client-id")]
-    client_id: String,
-    /// Its secret.
-    #[arg(long = "client-secret")]
-    client_secret: String,
+    /// The authorization server, and this API's client there (for introspection).
+    #[command(flatten)]
+    server: crate::token_cli::ServerArgs,
     /// How tokens are validated.
     #[arg(long, value_enum, default_value = "introspection")]
     validate: ValidateMode,
@@ -84,8 +78,8 @@ pub(crate) async fn run(args: DemoApiArgs) -> ExitCode {
     // RFC 9728: the resource identifier is where the metadata is served; the audience
     // is what tokens must be issued for (a resource indicator at the OAuth Server).
     let resource = format!("http://{addr}");
-    let mut config = ResourceConfig::new(args.issuer, resource, validation)
-        .with_credentials(args.client_id, args.client_secret)
+    let mut config = ResourceConfig::new(args.server.issuer, resource, validation)
+        .with_credentials(args.server.client_id, args.server.client_secret)
         .with_audience(args.audience);
     config.cache_ttl = args.cache_ttl;
     config.leeway = args.leeway;

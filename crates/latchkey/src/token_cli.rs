@@ -8,17 +8,24 @@ use base64::Engine;
 use clap::{Args, Subcommand};
 use latchkey_core::form::encode_component;
 
+/// Where the authorization server is and who we are there (shared with `demo-api`).
 #[derive(Args)]
-pub(crate) struct ClientArgs {
+pub(crate) struct ServerArgs {
     /// The authorization server's issuer URL.
     #[arg(long)]
-    issuer: String,
-    /// Client id.
+    pub(crate) issuer: String,
+    /// Client id at the authorization server.
     #[arg(long = "client-id")]
-    client_id: String,
-    /// Client secret.
+    pub(crate) client_id: String,
+    /// Its secret.
     #[arg(long = "client-secret")]
-    client_secret: String,
+    pub(crate) client_secret: String,
+}
+
+#[derive(Args)]
+pub(crate) struct ClientArgs {
+    #[command(flatten)]
+    server: ServerArgs,
     /// Send the credentials in the body (client_secret_post) instead of HTTP Basic.
     #[arg(long = "auth-post")]
     auth_post: bool,
@@ -75,7 +82,7 @@ pub(crate) async fn run(cmd: TokenCommand) -> ExitCode {
             (client, "revocation_endpoint", form)
         }
     };
-    let issuer = client.issuer.trim_end_matches('/');
+    let issuer = client.server.issuer.trim_end_matches('/');
     let meta: serde_json::Value =
         match http.get(format!("{issuer}/.well-known/oauth-authorization-server")).send().await {
             Ok(r) if r.status().is_success() => match r.json().await {
@@ -90,11 +97,15 @@ pub(crate) async fn run(cmd: TokenCommand) -> ExitCode {
     };
     let mut req = http.post(endpoint);
     if client.auth_post {
-        form.push(("client_id".into(), client.client_id.clone()));
-        form.push(("client_secret".into(), client.client_secret.clone()));
+        form.push(("client_id".into(), client.server.client_id.clone()));
+        form.push(("client_secret".into(), client.server.client_secret.clone()));
     } else {
         // RFC 6749 §2.3.1: form-urlencode id and secret before base64.
-        let raw = format!("{}:{}", encode_component(&client.client_id), encode_component(&client.client_secret));
+        let raw = format!(
+            "{}:{}",
+            encode_component(&client.server.client_id),
+            encode_component(&client.server.client_secret)
+        );
         req = req.header("Authorization", format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw)));
     }
     let res = match req.form(&form).send().await {
