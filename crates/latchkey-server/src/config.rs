@@ -71,6 +71,7 @@ struct RawConfig {
 struct RawStorage {
     synchronous: Option<String>,
     max_connections: Option<u32>,
+    janitor_interval: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -155,6 +156,8 @@ pub struct Config {
     pub synchronous: Synchronous,
     /// Connection pool size.
     pub max_connections: u32,
+    /// How often expired rows are deleted.
+    pub janitor_interval: Duration,
     /// Default access-token lifetime.
     pub access_token_ttl: Duration,
     /// Default access-token format.
@@ -287,8 +290,17 @@ impl RawConfig {
             .parse()
             .map_err(|_| err("listen", format!("`{listen_raw}` is not an address like 127.0.0.1:8080")))?;
         let database = self.database.unwrap_or_else(|| DEFAULT_DATABASE.into());
-        if latchkey_store::sqlite_path(&database).is_none() {
-            return Err(err("database", "must be sqlite://PATH (relative) or sqlite:///PATH (absolute)"));
+        let postgres = latchkey_store::is_postgres_url(&database);
+        if latchkey_store::sqlite_path(&database).is_none() && !postgres {
+            return Err(err(
+                "database",
+                "must be sqlite://PATH (relative), sqlite:///PATH (absolute) or postgres://USER@HOST/DB",
+            ));
+        }
+        if postgres && self.secrets.system.is_empty() {
+            // Every node must seal and open keys with the same secret; a generated file
+            // would differ per node.
+            return Err(err("secrets.system", "must be configured when the database is PostgreSQL"));
         }
         let synchronous = match self.storage.synchronous.as_deref() {
             None | Some("full") => Synchronous::Full,
@@ -299,6 +311,10 @@ impl RawConfig {
         if max_connections == 0 {
             return Err(err("storage.max_connections", "must be at least 1"));
         }
+        let janitor_interval = match self.storage.janitor_interval {
+            Some(s) => parse_duration("storage.janitor_interval", &s)?,
+            None => Duration::from_secs(60),
+        };
         let access_token_ttl = match self.tokens.access_token_ttl {
             Some(s) => parse_duration("tokens.access_token_ttl", &s)?,
             None => Duration::from_secs(3600),
@@ -334,6 +350,7 @@ impl RawConfig {
             database,
             synchronous,
             max_connections,
+            janitor_interval,
             access_token_ttl,
             access_token_format,
             signing_alg,
@@ -438,6 +455,8 @@ mod tests {
             ("listen = \"nowhere\"", "listen"),
             ("issuer = \"ftp://x\"", "issuer"),
             ("[secrets]\nsystem = [\"short\"]", "secrets.system[0]"),
+            ("database = \"postgres://u@h/db\"", "secrets.system"),
+            ("database = \"mysql://u@h/db\"", "database"),
             ("[[clients]]\nclient_id = \"a\"\nclient_secret = \"short\"", "clients[0].client_secret"),
             (
                 "[[clients]]\nclient_id = \"a\"\nclient_secret = \"long-enough-secret\"\ngrant_types = [\"implicit\"]",

@@ -1,7 +1,6 @@
 //! Starting and stopping the server.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::context::{Context, StartError};
 use crate::keys::{KEY_REFRESH, KeyRing};
@@ -9,9 +8,9 @@ use crate::metrics::Metrics;
 use crate::routes::router;
 use crate::state::{AppState, ClientCache, now};
 
-/// How often expired rows are cleaned up, and how many per statement.
-const JANITOR_INTERVAL: Duration = Duration::from_secs(60);
-const JANITOR_BATCH: i64 = 1000;
+/// How many expired rows one cleanup statement deletes: small batches keep each
+/// transaction short, so cleanup never holds up the token endpoint.
+pub const JANITOR_BATCH: i64 = 1000;
 
 /// A bound, ready server.
 pub struct Server {
@@ -73,7 +72,7 @@ impl Server {
 
 async fn background_tasks(state: AppState) {
     let mut key_tick = tokio::time::interval(KEY_REFRESH);
-    let mut janitor_tick = tokio::time::interval(JANITOR_INTERVAL);
+    let mut janitor_tick = tokio::time::interval(state.ctx.config.janitor_interval);
     loop {
         tokio::select! {
             _ = key_tick.tick() => {
@@ -83,15 +82,27 @@ async fn background_tasks(state: AppState) {
                 }
             }
             _ = janitor_tick.tick() => {
-                loop {
-                    match state.store().delete_expired(now(), JANITOR_BATCH).await {
-                        Ok(n) if n as i64 >= JANITOR_BATCH => tokio::task::yield_now().await,
-                        Ok(_) => break,
-                        Err(e) => { tracing::warn!(error = %e, "cleanup failed"); break; }
-                    }
+                match janitor(state.store(), now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "expired rows cleaned up"),
+                    Err(e) => tracing::warn!(error = %e, "cleanup failed"),
                 }
             }
         }
+    }
+}
+
+/// Delete expired tokens and revocation records in batches of [`JANITOR_BATCH`],
+/// yielding between batches; returns how many rows were deleted.
+pub async fn janitor(store: &dyn latchkey_store::Store, now: i64) -> Result<u64, latchkey_store::StoreError> {
+    let mut total = 0;
+    loop {
+        let n = store.delete_expired(now, JANITOR_BATCH).await?;
+        total += n;
+        if n == 0 {
+            return Ok(total);
+        }
+        tokio::task::yield_now().await;
     }
 }
 

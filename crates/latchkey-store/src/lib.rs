@@ -5,9 +5,11 @@
 
 mod records;
 mod sql;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use records::{AccessTokenRecord, StoredKey};
-pub use sql::{SqlStore, Synchronous, sqlite_path};
+pub use sql::{SqlStore, Synchronous, is_postgres_url, sqlite_path};
 
 use async_trait::async_trait;
 use latchkey_core::OAuthError;
@@ -36,11 +38,32 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => Self::Unavailable(e),
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => Self::Unavailable(e),
             sqlx::Error::Database(ref db) if db.is_unique_violation() => Self::Conflict("row".into()),
+            sqlx::Error::Database(ref db) if db.code().is_some_and(|c| is_unavailable_sqlstate(&c)) => {
+                Self::Unavailable(e)
+            }
             other => Self::Database(other),
         }
     }
+}
+
+/// SQLSTATEs that mean "the database cannot serve now", not "this query is wrong":
+/// connection exceptions (08), insufficient resources (53), operator intervention (57:
+/// shutdown, cannot connect now, statement timeout) and a database not accepting
+/// connections (55000). SQLite's busy/locked codes (5, 6) belong here too.
+fn is_unavailable_sqlstate(code: &str) -> bool {
+    code.starts_with("08")
+        || code.starts_with("53")
+        || code.starts_with("57")
+        || code == "55000"
+        || code == "5"
+        || code == "6"
 }
 
 impl From<StoreError> for OAuthError {

@@ -1,8 +1,8 @@
 //! [`SqlStore`]: one implementation of [`Store`] for every SQL backend.
 //!
 //! SQL is written once with `$1…$n` placeholders, which sqlx binds by number on
-//! SQLite too, and `on_pool!` expands one body per backend. Today that is SQLite;
-//! PostgreSQL adds an arm to `Pool` and to the macro, not a second copy of the queries.
+//! SQLite too, and `on_pool!` expands one body per backend (SQLite, PostgreSQL), so a
+//! query is never written twice. Only types both share are used (TEXT, BIGINT, BLOB/BYTEA).
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -13,6 +13,7 @@ use latchkey_core::client::{AuthMethod, Client, GrantType};
 use latchkey_core::scope::ScopeSet;
 use latchkey_core::token::TokenFormat;
 use sqlx::Row;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::{AccessTokenRecord, Store, StoreError, StoreResult, StoredKey};
@@ -29,6 +30,7 @@ pub enum Synchronous {
 
 enum Pool {
     Sqlite(SqlitePool),
+    Postgres(PgPool),
 }
 
 /// Run `$body` with `$p` bound to the backend's pool; one arm per backend.
@@ -36,8 +38,17 @@ macro_rules! on_pool {
     ($self:expr, |$p:ident| $body:expr) => {
         match &$self.pool {
             Pool::Sqlite($p) => $body,
+            Pool::Postgres($p) => $body,
         }
     };
+}
+
+/// Longest wait for a connection: past it a request fails with 503 rather than hang.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Whether `url` selects PostgreSQL.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 /// The SQL store.
@@ -60,13 +71,32 @@ impl SqlStore {
         if let Some(path) = sqlite_path(url) {
             return Self::open_sqlite(&path, synchronous, max_connections).await;
         }
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Err(StoreError::Config("PostgreSQL is not supported yet by this build".into()));
+        if is_postgres_url(url) {
+            return Self::open_postgres(url, max_connections).await;
         }
         Err(StoreError::Config(format!(
-            "unsupported database URL scheme in `{}` (expected sqlite://PATH)",
+            "unsupported database URL scheme in `{}` (expected sqlite://PATH or postgres://…)",
             url.split(':').next().unwrap_or("")
         )))
+    }
+
+    async fn open_postgres(url: &str, max_connections: u32) -> StoreResult<Self> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?
+            // A statement that hangs (a stalled primary) fails instead of holding the request.
+            .options([("statement_timeout", "5000")])
+            .application_name("latchkey");
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Config(format!("cannot connect to PostgreSQL: {e}")))?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Config(format!("migrations failed: {e}")))?;
+        Ok(Self { pool: Pool::Postgres(pool) })
     }
 
     async fn open_sqlite(path: &Path, synchronous: Synchronous, max_connections: u32) -> StoreResult<Self> {
@@ -87,7 +117,7 @@ impl SqlStore {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await
             .map_err(|e| StoreError::Config(format!("cannot open SQLite database {}: {e}", path.display())))?;
@@ -202,7 +232,7 @@ macro_rules! bind_client {
 #[async_trait]
 impl Store for SqlStore {
     async fn ping(&self) -> StoreResult<()> {
-        on_pool!(self, |p| sqlx::query("SELECT 1").execute(p).await)?;
+        on_pool!(self, |p| sqlx::query("SELECT 1").execute(p).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
@@ -226,12 +256,11 @@ impl Store for SqlStore {
         const Q: &str = "INSERT INTO clients (id, secret_hash, grant_types, scopes, auth_method, token_format, \
              audiences, introspect, access_token_ttl, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)";
-        on_pool!(self, |p| bind_client!(sqlx::query(Q), client, now).execute(p).await).map_err(|e| {
-            match StoreError::from(e) {
+        on_pool!(self, |p| bind_client!(sqlx::query(Q), client, now).execute(p).await.map(|r| r.rows_affected()))
+            .map_err(|e| match StoreError::from(e) {
                 StoreError::Conflict(_) => StoreError::Conflict(format!("client {}", client.id)),
                 other => other,
-            }
-        })?;
+            })?;
         Ok(())
     }
 
@@ -244,7 +273,7 @@ impl Store for SqlStore {
              token_format = excluded.token_format, audiences = excluded.audiences, \
              introspect = excluded.introspect, access_token_ttl = excluded.access_token_ttl, \
              updated_at = excluded.updated_at";
-        on_pool!(self, |p| bind_client!(sqlx::query(Q), client, now).execute(p).await)?;
+        on_pool!(self, |p| bind_client!(sqlx::query(Q), client, now).execute(p).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
@@ -260,8 +289,14 @@ impl Store for SqlStore {
 
     async fn set_client_secret(&self, id: &str, secret_hash: &[u8], now: i64) -> StoreResult<bool> {
         const Q: &str = "UPDATE clients SET secret_hash = $1, updated_at = $2 WHERE id = $3";
-        let n = on_pool!(self, |p| sqlx::query(Q).bind(secret_hash).bind(now).bind(id).execute(p).await)?;
-        Ok(n.rows_affected() > 0)
+        let n = on_pool!(self, |p| sqlx::query(Q)
+            .bind(secret_hash)
+            .bind(now)
+            .bind(id)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n > 0)
     }
 
     async fn put_access_token(&self, t: &AccessTokenRecord) -> StoreResult<()> {
@@ -280,7 +315,8 @@ impl Store for SqlStore {
             .bind(t.expires_at)
             .bind(t.revoked_at)
             .execute(p)
-            .await)?;
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
@@ -295,21 +331,28 @@ impl Store for SqlStore {
 
     async fn revoke_access_token(&self, token_hash: &[u8], now: i64) -> StoreResult<bool> {
         const Q: &str = "UPDATE access_tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL";
-        let n = on_pool!(self, |p| sqlx::query(Q).bind(now).bind(token_hash).execute(p).await)?;
-        Ok(n.rows_affected() > 0)
+        let n =
+            on_pool!(self, |p| sqlx::query(Q).bind(now).bind(token_hash).execute(p).await.map(|r| r.rows_affected()))?;
+        Ok(n > 0)
     }
 
     async fn revoke_jti(&self, jti: &str, client_id: &str, expires_at: i64) -> StoreResult<()> {
         const Q: &str =
             "INSERT INTO revoked_jtis (jti, client_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING";
-        on_pool!(self, |p| sqlx::query(Q).bind(jti).bind(client_id).bind(expires_at).execute(p).await)?;
+        on_pool!(self, |p| sqlx::query(Q)
+            .bind(jti)
+            .bind(client_id)
+            .bind(expires_at)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     async fn jti_revoked(&self, jti: &str) -> StoreResult<bool> {
         const Q: &str = "SELECT 1 FROM revoked_jtis WHERE jti = $1";
-        let row = on_pool!(self, |p| sqlx::query(Q).bind(jti).fetch_optional(p).await)?;
-        Ok(row.is_some())
+        let found = on_pool!(self, |p| sqlx::query(Q).bind(jti).fetch_optional(p).await.map(|r| r.is_some()))?;
+        Ok(found)
     }
 
     async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>> {

@@ -31,6 +31,8 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Delete expired tokens and revocation records now (the server also does it periodically).
+    Janitor,
     /// Manage clients, directly in the database (a running server sees changes within 2 s).
     #[command(subcommand)]
     Client(admin::ClientCommand),
@@ -83,6 +85,22 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Migrate => {
             println!("migrations applied");
             ExitCode::SUCCESS
+        }
+        Command::Janitor => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            match latchkey_server::serve::janitor(ctx.store.as_ref(), now).await {
+                Ok(n) => {
+                    println!("deleted {n} expired rows");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::Client(cmd) => admin::client(ctx, cmd).await,
         Command::Keys(cmd) => admin::keys(ctx, cmd).await,
