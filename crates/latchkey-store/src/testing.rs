@@ -24,6 +24,39 @@ pub fn postgres_required() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") || std::env::var("LATCHKEY_TEST_POSTGRES").is_ok()
 }
 
+/// Whether tests can use PostgreSQL: probed once per process. When it cannot be reached
+/// the caller's `test` is reported skipped (on stderr, past the harness's capture), or,
+/// when PostgreSQL is required, this panics.
+pub async fn postgres_available(test: &str) -> bool {
+    static PROBE: tokio::sync::OnceCell<Result<(), String>> = tokio::sync::OnceCell::const_new();
+    let admin = admin_url();
+    let probe = PROBE
+        .get_or_init(|| async {
+            match tokio::time::timeout(Duration::from_secs(3), PgConnection::connect(&admin)).await {
+                Ok(Ok(conn)) => {
+                    let _ = conn.close().await;
+                    Ok(())
+                }
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("connection timed out".into()),
+            }
+        })
+        .await;
+    match probe {
+        Ok(()) => true,
+        Err(e) if postgres_required() => {
+            panic!("PostgreSQL is required here (CI=true) but {admin} cannot be used: {e}")
+        }
+        Err(e) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipped {test} on PostgreSQL: {admin} is not reachable ({e}); set CI=true to require it"
+            );
+            false
+        }
+    }
+}
+
 /// A database created for one test and dropped afterwards.
 pub struct TestDatabase {
     /// URL of the new database.

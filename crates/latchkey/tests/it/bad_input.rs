@@ -39,7 +39,6 @@ fn svc() -> Option<String> {
     Some(basic_header("svc", SVC_SECRET))
 }
 
-#[tokio::test]
 async fn oversized_bodies_get_413_with_or_without_content_length() {
     let s = TestServer::start().await;
     let mut big = b"grant_type=client_credentials&pad=".to_vec();
@@ -60,7 +59,6 @@ async fn oversized_bodies_get_413_with_or_without_content_length() {
     s.svc_token(&[]).await;
 }
 
-#[tokio::test]
 async fn malformed_encodings_and_repeats_are_invalid_request() {
     let s = TestServer::start().await;
     let cases: &[(&str, &[u8])] = &[
@@ -80,7 +78,6 @@ async fn malformed_encodings_and_repeats_are_invalid_request() {
     s.svc_token(&[]).await;
 }
 
-#[tokio::test]
 async fn huge_and_hostile_credentials_are_refused_cleanly() {
     let s = TestServer::start().await;
     let clients = |s: &TestServer| {
@@ -129,3 +126,9 @@ async fn huge_and_hostile_credentials_are_refused_cleanly() {
     s.svc_token(&[]).await;
     assert_eq!(clients(&s), before);
 }
+
+both_backends!(
+    oversized_bodies_get_413_with_or_without_content_length,
+    malformed_encodings_and_repeats_are_invalid_request,
+    huge_and_hostile_credentials_are_refused_cleanly,
+);

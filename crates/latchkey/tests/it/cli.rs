@@ -11,7 +11,6 @@ async fn token_status(s: &TestServer, id: &str, secret: &str) -> u16 {
     s.post_form("token_endpoint", Some((id, secret)), &[("grant_type", "client_credentials")]).await.0
 }
 
-#[tokio::test]
 async fn a_created_client_works_on_the_running_server_and_is_never_shown_with_its_secret() {
     let s = TestServer::start().await;
     let (code, out, err) = s.cli(&[
@@ -56,7 +55,6 @@ async fn a_created_client_works_on_the_running_server_and_is_never_shown_with_it
     assert_ne!(code, 0, "duplicate id refused");
 }
 
-#[tokio::test]
 async fn rotating_a_secret_retires_the_old_one_within_two_seconds() {
     let s = TestServer::start().await;
     assert_eq!(token_status(&s, "svc", SVC_SECRET).await, 200);
@@ -67,7 +65,6 @@ async fn rotating_a_secret_retires_the_old_one_within_two_seconds() {
     assert_eq!(token_status(&s, "svc", &new_secret).await, 200);
 }
 
-#[tokio::test]
 async fn deleting_a_client_makes_its_tokens_inactive_in_both_formats() {
     let s = TestServer::start().await;
     let jwt = s.svc_token(&[]).await["access_token"].as_str().unwrap().to_owned();
@@ -87,9 +84,8 @@ async fn deleting_a_client_makes_its_tokens_inactive_in_both_formats() {
     assert_eq!(s.cli(&["client", "delete", "svc"]).0, 1, "deleting twice reports not found");
 }
 
-#[tokio::test]
 async fn environment_overrides_the_file() {
-    let s = TestServer::start_with("", &[("LATCHKEY_TOKENS__ACCESS_TOKEN_TTL", "5m")]);
+    let s = TestServer::start_with("", &[("LATCHKEY_TOKENS__ACCESS_TOKEN_TTL", "5m")]).await;
     assert_eq!(s.svc_token(&[]).await["expires_in"], 300);
 }
 
@@ -132,7 +128,6 @@ async fn configuration_errors_name_the_key_and_exit_2() {
     }
 }
 
-#[tokio::test]
 async fn sigterm_drains_and_exits_zero() {
     let mut s = TestServer::start().await;
     s.svc_token(&[]).await;
@@ -167,3 +162,11 @@ async fn serve_with_no_configuration_creates_its_data_folder() {
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     assert!(child.wait().unwrap().success());
 }
+
+both_backends!(
+    a_created_client_works_on_the_running_server_and_is_never_shown_with_its_secret,
+    rotating_a_secret_retires_the_old_one_within_two_seconds,
+    deleting_a_client_makes_its_tokens_inactive_in_both_formats,
+    environment_overrides_the_file,
+    sigterm_drains_and_exits_zero,
+);

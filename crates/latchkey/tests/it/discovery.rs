@@ -2,7 +2,6 @@
 
 use crate::support::*;
 
-#[tokio::test]
 async fn metadata_lists_absolute_endpoints_under_the_issuer() {
     let s = TestServer::start().await;
     let meta = s.metadata().await;
@@ -24,7 +23,6 @@ async fn metadata_lists_absolute_endpoints_under_the_issuer() {
     assert_eq!(oidc["token_endpoint"], meta["token_endpoint"]);
 }
 
-#[tokio::test]
 async fn health_and_metrics() {
     let s = TestServer::start().await;
     for path in ["/health/live", "/health/ready"] {
@@ -40,3 +38,5 @@ async fn health_and_metrics() {
     );
     assert!(text.contains("latchkey_http_requests_total{route=\"/token\",status=\"200\"} 1"), "{text}");
 }
+
+both_backends!(metadata_lists_absolute_endpoints_under_the_issuer, health_and_metrics,);

@@ -146,17 +146,14 @@ async fn flow(mode: &str, client: &str, short_client: &str) {
     assert_eq!((status, body["error"].as_str()), (503, Some("temporarily_unavailable")));
 }
 
-#[tokio::test]
 async fn the_whole_flow_with_introspection() {
     flow("introspection", "svc-opaque", "short-opaque").await;
 }
 
-#[tokio::test]
 async fn the_whole_flow_with_local_jwt_validation() {
     flow("jwt", "svc", "short-jwt").await;
 }
 
-#[tokio::test]
 async fn a_third_party_oauth2_client_gets_a_token_and_calls_the_api() {
     use oauth2::basic::BasicClient;
     use oauth2::{ClientId, ClientSecret, Scope, TokenResponse, TokenUrl};
@@ -181,7 +178,6 @@ async fn a_third_party_oauth2_client_gets_a_token_and_calls_the_api() {
     assert_eq!((status, items), (200, json!([])));
 }
 
-#[tokio::test]
 async fn concurrent_requests_with_one_new_token_cause_one_introspection() {
     let s = TestServer::start().await;
     let api = DemoApi::start(&s.base, "introspection", &["--audience", API]);
@@ -213,3 +209,10 @@ where
     }
     out
 }
+
+both_backends!(
+    the_whole_flow_with_introspection,
+    the_whole_flow_with_local_jwt_validation,
+    a_third_party_oauth2_client_gets_a_token_and_calls_the_api,
+    concurrent_requests_with_one_new_token_cause_one_introspection,
+);

@@ -6,7 +6,6 @@ use serde_json::json;
 
 use crate::support::*;
 
-#[tokio::test]
 async fn resource_server_sees_every_field_of_an_active_token_in_both_formats() {
     let s = TestServer::start().await;
     let jwt = s.svc_token(&[("scope", "items:read")]).await["access_token"].as_str().unwrap().to_owned();
@@ -30,7 +29,6 @@ async fn resource_server_sees_every_field_of_an_active_token_in_both_formats() {
     }
 }
 
-#[tokio::test]
 async fn a_client_sees_only_its_own_tokens() {
     let s = TestServer::start().await;
     let token = s.svc_token(&[]).await["access_token"].as_str().unwrap().to_owned();
@@ -42,7 +40,6 @@ async fn a_client_sees_only_its_own_tokens() {
     assert_eq!(foreign, json!({"active": false}));
 }
 
-#[tokio::test]
 async fn unknown_tampered_and_garbage_tokens_are_exactly_inactive() {
     let s = TestServer::start().await;
     let token = s.svc_token(&[]).await["access_token"].as_str().unwrap().to_owned();
@@ -58,7 +55,6 @@ async fn unknown_tampered_and_garbage_tokens_are_exactly_inactive() {
     }
 }
 
-#[tokio::test]
 async fn expired_tokens_are_inactive_in_both_formats() {
     let s = TestServer::start().await;
     let mut tokens = Vec::new();
@@ -75,7 +71,6 @@ async fn expired_tokens_are_inactive_in_both_formats() {
     }
 }
 
-#[tokio::test]
 async fn introspection_requires_client_authentication_and_a_token() {
     let s = TestServer::start().await;
     let (status, headers, body) = s.post_form("introspection_endpoint", None, &[("token", "x")]).await;
@@ -87,3 +82,11 @@ async fn introspection_requires_client_authentication_and_a_token() {
     let (status, _, body) = s.post_form("introspection_endpoint", Some(("rs", RS_SECRET)), &[]).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")));
 }
+
+both_backends!(
+    resource_server_sees_every_field_of_an_active_token_in_both_formats,
+    a_client_sees_only_its_own_tokens,
+    unknown_tampered_and_garbage_tokens_are_exactly_inactive,
+    expired_tokens_are_inactive_in_both_formats,
+    introspection_requires_client_authentication_and_a_token,
+);

@@ -10,7 +10,6 @@ use crate::support::*;
 
 const API: &str = "https://api.example";
 
-#[tokio::test]
 async fn a_flood_of_random_tokens_does_not_grow_the_cache_past_its_bound() {
     let s = TestServer::start().await;
     let mut config = ResourceConfig::new(&s.base, API, Validation::Introspection).with_credentials("rs", RS_SECRET);
@@ -26,7 +25,6 @@ async fn a_flood_of_random_tokens_does_not_grow_the_cache_past_its_bound() {
     assert!(entries > 0);
 }
 
-#[tokio::test]
 async fn unknown_kids_cause_at_most_one_jwks_fetch_per_interval() {
     let s = TestServer::start().await;
     let mut config = ResourceConfig::new(&s.base, API, Validation::Jwt).with_credentials("rs", RS_SECRET);
@@ -46,7 +44,6 @@ async fn unknown_kids_cause_at_most_one_jwks_fetch_per_interval() {
     assert!(auth.jwks_fetches() <= 2, "{} JWKS fetches", auth.jwks_fetches());
 }
 
-#[tokio::test]
 async fn jwt_mode_refuses_forgeries_without_asking_the_server() {
     let s = TestServer::start().await;
     let auth =
@@ -79,3 +76,9 @@ async fn an_unreachable_authorization_server_is_unavailable_not_ok() {
         assert_eq!(res.status(), 503);
     }
 }
+
+both_backends!(
+    a_flood_of_random_tokens_does_not_grow_the_cache_past_its_bound,
+    unknown_kids_cause_at_most_one_jwks_fetch_per_interval,
+    jwt_mode_refuses_forgeries_without_asking_the_server,
+);

@@ -7,7 +7,40 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine;
+use latchkey_store::testing::TestDatabase;
 use serde_json::Value;
+
+/// Which database a test's servers use; set per test by `both_backends!`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+tokio::task_local! {
+    pub static BACKEND: Backend;
+}
+
+pub fn backend() -> Backend {
+    BACKEND.try_with(|b| *b).unwrap_or(Backend::Sqlite)
+}
+
+/// Whether the PostgreSQL variant of `test` can run; says why not when it cannot
+/// (and fails instead when CI=true requires PostgreSQL).
+pub async fn postgres_ready(test: &str) -> bool {
+    latchkey_store::testing::postgres_available(test).await
+}
+
+/// A database for a test: a fresh PostgreSQL database, or an SQLite file in `dir`.
+pub async fn test_database(dir: &Path) -> (String, Option<TestDatabase>) {
+    match backend() {
+        Backend::Sqlite => (format!("sqlite://{}", dir.join("data").join("latchkey.db").display()), None),
+        Backend::Postgres => {
+            let db = TestDatabase::create("server").await.expect("PostgreSQL was reachable a moment ago");
+            (db.url.clone(), Some(db))
+        }
+    }
+}
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
 pub const SYSTEM_SECRET: &str = "test-system-secret-0123456789";
@@ -88,30 +121,36 @@ pub struct TestServer {
     pub base: String,
     pub dir: tempfile::TempDir,
     pub http: reqwest::Client,
+    pub database: String,
     child: Option<Child>,
     env: Vec<(String, String)>,
+    /// Dropped after the process is stopped (field order).
+    _owned_db: Option<TestDatabase>,
 }
 
 impl TestServer {
-    /// Start with the standard config.
+    /// Start with the standard config, on the test's backend.
     pub async fn start() -> Self {
-        Self::start_with("", &[])
+        Self::start_with("", &[]).await
     }
 
     /// Start with `extra` top-level TOML keys and `LATCHKEY_*` environment overrides.
-    pub fn start_with(extra: &str, env: &[(&str, &str)]) -> Self {
+    pub async fn start_with(extra: &str, env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("data").join("latchkey.db");
-        let config = format!(
-            "listen = \"127.0.0.1:0\"\ndatabase = \"sqlite://{}\"\n{extra}\n{}",
-            db.display(),
-            standard_config()
-        );
+        let (database, owned) = test_database(dir.path()).await;
+        let mut s = Self::start_on(&database, dir, extra, env);
+        s._owned_db = owned;
+        s
+    }
+
+    /// Start a node on an existing database (several nodes can share one).
+    pub fn start_on(database: &str, dir: tempfile::TempDir, extra: &str, env: &[(&str, &str)]) -> Self {
+        let config = format!("listen = \"127.0.0.1:0\"\ndatabase = \"{database}\"\n{extra}\n{}", standard_config());
         std::fs::write(dir.path().join("latchkey.toml"), config).unwrap();
         let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let (child, base) = spawn(dir.path(), &env);
         let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
-        Self { base, dir, http, child: Some(child), env }
+        Self { base, dir, http, database: database.to_owned(), child: Some(child), env, _owned_db: None }
     }
 
     pub fn config_path(&self) -> PathBuf {
@@ -120,6 +159,15 @@ impl TestServer {
 
     pub fn db_path(&self) -> PathBuf {
         self.dir.path().join("data").join("latchkey.db")
+    }
+
+    /// A direct connection to the server's database, for assertions.
+    pub async fn db(&self) -> TestDb {
+        if self.database.starts_with("sqlite://") {
+            TestDb::Sqlite(sqlx::SqlitePool::connect(&self.database).await.unwrap())
+        } else {
+            TestDb::Postgres(sqlx::PgPool::connect(&self.database).await.unwrap())
+        }
     }
 
     /// Stop with SIGTERM and return the exit status.
@@ -335,4 +383,62 @@ impl Drop for DemoApi {
 /// Read one counter line from a Prometheus text page.
 pub fn metric(text: &str, line_prefix: &str) -> u64 {
     text.lines().find_map(|l| l.strip_prefix(line_prefix).and_then(|rest| rest.trim().parse().ok())).unwrap_or(0)
+}
+
+/// Direct access to a test server's database, on either backend.
+pub enum TestDb {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl TestDb {
+    /// One integer from a query.
+    pub async fn scalar(&self, sql: &'static str) -> i64 {
+        match self {
+            TestDb::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+            TestDb::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        }
+    }
+
+    /// Every cell of every latchkey table, as bytes: (table, column, value).
+    pub async fn cells(&self) -> Vec<(String, String, Vec<u8>)> {
+        use sqlx::{Column, Row};
+        macro_rules! scan {
+            ($pool:expr, $tables_sql:expr) => {{
+                let tables: Vec<String> = sqlx::query_scalar($tables_sql).fetch_all($pool).await.unwrap();
+                assert!(tables.len() >= 4, "{tables:?}");
+                let mut out = Vec::new();
+                for table in tables {
+                    // Test-only: table names come from the catalog, not from input.
+                    let sql = sqlx::AssertSqlSafe(format!("SELECT * FROM \"{table}\""));
+                    for row in sqlx::query(sql).fetch_all($pool).await.unwrap() {
+                        for i in 0..row.columns().len() {
+                            let bytes: Vec<u8> = row
+                                .try_get::<Vec<u8>, _>(i)
+                                .or_else(|_| row.try_get::<String, _>(i).map(String::into_bytes))
+                                .or_else(|_| row.try_get::<i64, _>(i).map(|n| n.to_string().into_bytes()))
+                                .or_else(|_| row.try_get::<Option<i64>, _>(i).map(|n| format!("{n:?}").into_bytes()))
+                                .or_else(|_| row.try_get::<Option<String>, _>(i).map(|n| format!("{n:?}").into_bytes()))
+                                .unwrap_or_default();
+                            out.push((table.clone(), row.column(i).name().to_owned(), bytes));
+                        }
+                    }
+                }
+                out
+            }};
+        }
+        match self {
+            TestDb::Sqlite(p) => scan!(p, "SELECT name FROM sqlite_master WHERE type = 'table'"),
+            TestDb::Postgres(p) => {
+                scan!(p, "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'")
+            }
+        }
+    }
+
+    pub async fn close(self) {
+        match self {
+            TestDb::Sqlite(p) => p.close().await,
+            TestDb::Postgres(p) => p.close().await,
+        }
+    }
 }

@@ -5,7 +5,6 @@ use serde_json::json;
 
 use crate::support::*;
 
-#[tokio::test]
 async fn basic_auth_issues_rfc9068_jwt_with_all_scopes_and_first_audience() {
     let s = TestServer::start().await;
     let url = s.endpoint("token_endpoint").await;
@@ -37,7 +36,6 @@ async fn basic_auth_issues_rfc9068_jwt_with_all_scopes_and_first_audience() {
     assert!(claims["jti"].as_str().unwrap().len() >= 16);
 }
 
-#[tokio::test]
 async fn body_auth_issues_opaque_token_with_prefix() {
     let s = TestServer::start().await;
     let (status, headers, body) = s
@@ -58,7 +56,6 @@ async fn body_auth_issues_opaque_token_with_prefix() {
     assert_eq!(info["aud"], s.base.as_str(), "no audiences registered: aud is the issuer");
 }
 
-#[tokio::test]
 async fn scope_subset_is_granted_exactly_and_wider_scope_is_refused() {
     let s = TestServer::start().await;
     let body = s.svc_token(&[("scope", "items:read")]).await;
@@ -74,7 +71,6 @@ async fn scope_subset_is_granted_exactly_and_wider_scope_is_refused() {
     assert_eq!((status, err["error"].as_str()), (400, Some("invalid_scope")));
 }
 
-#[tokio::test]
 async fn resource_indicators_become_aud() {
     let s = TestServer::start().await;
     let one = s.svc_token(&[("resource", "https://other.example")]).await;
@@ -94,7 +90,6 @@ async fn resource_indicators_become_aud() {
     assert_eq!((status, err["error"].as_str()), (400, Some("invalid_target")));
 }
 
-#[tokio::test]
 async fn every_section_5_2_error() {
     let s = TestServer::start().await;
     let cc = ("grant_type", "client_credentials");
@@ -134,7 +129,6 @@ async fn every_section_5_2_error() {
     }
 }
 
-#[tokio::test]
 async fn unknown_client_and_wrong_secret_are_indistinguishable() {
     let s = TestServer::start().await;
     let cc = [("grant_type", "client_credentials")];
@@ -143,7 +137,6 @@ async fn unknown_client_and_wrong_secret_are_indistinguishable() {
     assert_eq!(wrong, unknown);
 }
 
-#[tokio::test]
 async fn wrong_method_and_content_type_are_invalid_request() {
     let s = TestServer::start().await;
     let url = s.endpoint("token_endpoint").await;
@@ -163,7 +156,6 @@ async fn wrong_method_and_content_type_are_invalid_request() {
     assert_eq!(res.json::<serde_json::Value>().await.unwrap()["error"], "invalid_request");
 }
 
-#[tokio::test]
 async fn basic_credentials_are_form_urlencoded() {
     let s = TestServer::start().await;
     let (code, out, err) = s.cli(&[
@@ -205,3 +197,14 @@ async fn basic_credentials_are_form_urlencoded() {
     .await;
     assert!(ok);
 }
+
+both_backends!(
+    basic_auth_issues_rfc9068_jwt_with_all_scopes_and_first_audience,
+    body_auth_issues_opaque_token_with_prefix,
+    scope_subset_is_granted_exactly_and_wider_scope_is_refused,
+    resource_indicators_become_aud,
+    every_section_5_2_error,
+    unknown_client_and_wrong_secret_are_indistinguishable,
+    wrong_method_and_content_type_are_invalid_request,
+    basic_credentials_are_form_urlencoded,
+);
