@@ -21,8 +21,8 @@ const AUTH_FAILED: &str = "client authentication failed";
 pub struct PresentedCredentials {
     /// The client id.
     pub client_id: String,
-    /// The secret.
-    pub secret: Secret<String>,
+    /// The secret; `None` for a public client (method `none`).
+    pub secret: Option<Secret<String>>,
     /// The method used to present them.
     pub method: AuthMethod,
 }
@@ -53,18 +53,22 @@ pub fn parse_client_credentials(
             }
             Ok(PresentedCredentials {
                 client_id: id,
-                secret: Secret::new(secret),
+                secret: Some(Secret::new(secret)),
                 method: AuthMethod::ClientSecretBasic,
             })
         }
         None => match (body_id, body_secret) {
             (Some(id), Some(secret)) if is_valid_client_id(id) => Ok(PresentedCredentials {
                 client_id: id.to_owned(),
-                secret: Secret::new(secret.to_owned()),
+                secret: Some(Secret::new(secret.to_owned())),
                 method: AuthMethod::ClientSecretPost,
             }),
-            (Some(_), Some(_)) => Err(OAuthError::invalid_client(AUTH_FAILED)),
-            _ => Err(OAuthError::invalid_client("client authentication is required")),
+            // A public client identifies itself without a secret (RFC 6749 §3.2.1).
+            (Some(id), None) if is_valid_client_id(id) => {
+                Ok(PresentedCredentials { client_id: id.to_owned(), secret: None, method: AuthMethod::None })
+            }
+            (Some(_), _) => Err(OAuthError::invalid_client(AUTH_FAILED)),
+            (None, _) => Err(OAuthError::invalid_client("client authentication is required")),
         },
     }
 }
@@ -98,12 +102,19 @@ pub fn verify_client(
     hasher: &SecretHasher,
 ) -> Result<Client, OAuthError> {
     let basic = presented.method == AuthMethod::ClientSecretBasic;
+    let secret = presented.secret.as_ref().map(|s| s.expose().as_str());
     let Some(client) = client else {
-        let _ = hasher.verify(&presented.client_id, presented.secret.expose(), &[0; 32]);
+        let _ = hasher.verify(&presented.client_id, secret.unwrap_or(""), &[0; 32]);
         return Err(OAuthError::invalid_client(AUTH_FAILED).with_basic(basic));
     };
-    if !hasher.verify(&client.id, presented.secret.expose(), &client.secret_hash) {
-        return Err(OAuthError::invalid_client(AUTH_FAILED).with_basic(basic));
+    match (client.is_public(), secret) {
+        (true, None) => return Ok(client),
+        (false, Some(s)) if hasher.verify(&client.id, s, &client.secret_hash) => {}
+        (true, Some(_)) => {
+            return Err(OAuthError::invalid_client("a public client has no secret").with_basic(basic));
+        }
+        (false, None) => return Err(OAuthError::invalid_client("client authentication is required")),
+        (false, Some(_)) => return Err(OAuthError::invalid_client(AUTH_FAILED).with_basic(basic)),
     }
     if client.auth_method != presented.method {
         return Err(OAuthError::invalid_client(format!(
@@ -139,6 +150,7 @@ mod tests {
             introspect: false,
             access_token_ttl: None,
             created_at: 0,
+            ..Client::default()
         }
     }
 
@@ -160,9 +172,16 @@ mod tests {
     }
 
     #[test]
-    fn no_credentials_is_invalid_client() {
-        let form = FormParams::from_pairs([("client_id", "a")]);
-        assert_eq!(parse_client_credentials(None, &form).unwrap_err().code, ErrorCode::InvalidClient);
+    fn no_credentials_is_invalid_client_but_a_public_client_needs_none() {
+        assert_eq!(parse_client_credentials(None, &FormParams::default()).unwrap_err().code, ErrorCode::InvalidClient);
+        let hasher = SecretHasher::new(vec![[7; 32]]);
+        let only_id = parse_client_credentials(None, &FormParams::from_pairs([("client_id", "svc:1")])).unwrap();
+        let confidential = client(&hasher, AuthMethod::ClientSecretBasic);
+        assert_eq!(verify_client(Some(confidential), &only_id, &hasher).unwrap_err().code, ErrorCode::InvalidClient);
+        let public = client(&hasher, AuthMethod::None);
+        assert!(verify_client(Some(public.clone()), &only_id, &hasher).is_ok());
+        let with_secret = parse_client_credentials(Some(&basic("svc:1", "p@ss word")), &FormParams::default()).unwrap();
+        assert_eq!(verify_client(Some(public), &with_secret, &hasher).unwrap_err().code, ErrorCode::InvalidClient);
     }
 
     #[test]

@@ -114,6 +114,7 @@ mod tests {
             introspect,
             access_token_ttl: None,
             created_at,
+            ..Client::default()
         }
     }
 

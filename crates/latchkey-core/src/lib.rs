@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod authorize;
 pub mod client;
 pub mod client_auth;
 pub mod crypto;
@@ -14,9 +15,12 @@ pub mod form;
 pub mod grant;
 pub mod introspect;
 pub mod jose;
+pub mod pkce;
+pub mod redirect;
 pub mod scope;
 pub mod secret;
 pub mod token;
 pub mod token_request;
+pub mod user;
 
 pub use error::{ErrorCode, OAuthError};

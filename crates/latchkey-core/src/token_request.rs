@@ -3,6 +3,7 @@
 
 use crate::form::FormParams;
 use crate::scope::ScopeSet;
+use crate::secret::Secret;
 use crate::{ErrorCode, OAuthError};
 
 /// Longest accepted `resource` value.
@@ -12,11 +13,38 @@ const MAX_RESOURCE_LEN: usize = 2048;
 pub const REPEATABLE: &[&str] = &["resource"];
 
 /// A parsed token request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum TokenRequest {
     /// `grant_type=client_credentials`.
     ClientCredentials {
         /// Requested scope; `None` means all of the client's scopes.
+        scope: Option<ScopeSet>,
+        /// RFC 8707 resource indicators.
+        resources: Vec<String>,
+    },
+    /// `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.5).
+    AuthorizationCode {
+        /// The code.
+        code: Secret<String>,
+        /// Must repeat the one sent to /authorize, if one was.
+        redirect_uri: Option<String>,
+        /// PKCE verifier.
+        code_verifier: Option<String>,
+    },
+    /// `grant_type=refresh_token` (RFC 6749 §6).
+    RefreshToken {
+        /// The refresh token.
+        refresh_token: Secret<String>,
+        /// Narrower scope, optional.
+        scope: Option<ScopeSet>,
+    },
+    /// `grant_type=password` (RFC 6749 §4.3).
+    Password {
+        /// Username.
+        username: String,
+        /// Password.
+        password: Secret<String>,
+        /// Requested scope.
         scope: Option<ScopeSet>,
         /// RFC 8707 resource indicators.
         resources: Vec<String>,
@@ -30,6 +58,21 @@ impl TokenRequest {
         let grant_type = form.required("grant_type")?;
         match grant_type {
             "client_credentials" => Ok(Self::ClientCredentials {
+                scope: form.single("scope")?.map(ScopeSet::parse).transpose()?,
+                resources: parse_resources(form)?,
+            }),
+            "authorization_code" => Ok(Self::AuthorizationCode {
+                code: Secret::new(form.required("code")?.to_owned()),
+                redirect_uri: form.single("redirect_uri")?.map(str::to_owned),
+                code_verifier: form.single("code_verifier")?.map(str::to_owned),
+            }),
+            "refresh_token" => Ok(Self::RefreshToken {
+                refresh_token: Secret::new(form.required("refresh_token")?.to_owned()),
+                scope: form.single("scope")?.map(ScopeSet::parse).transpose()?,
+            }),
+            "password" => Ok(Self::Password {
+                username: form.required("username")?.to_owned(),
+                password: Secret::new(form.required("password")?.to_owned()),
                 scope: form.single("scope")?.map(ScopeSet::parse).transpose()?,
                 resources: parse_resources(form)?,
             }),
@@ -82,20 +125,19 @@ mod tests {
             ("resource", "https://api.example"),
         ])
         .unwrap();
-        assert_eq!(
-            req,
-            TokenRequest::ClientCredentials {
-                scope: Some(ScopeSet::parse("a b").unwrap()),
-                resources: vec!["https://api.example".into()]
-            }
-        );
+        let TokenRequest::ClientCredentials { scope, resources } = req else { panic!("wrong variant") };
+        assert_eq!(scope, Some(ScopeSet::parse("a b").unwrap()));
+        assert_eq!(resources, vec!["https://api.example".to_string()]);
     }
 
     #[test]
     fn errors_by_rule() {
         let table: &[(&[(&str, &str)], ErrorCode)] = &[
             (&[], ErrorCode::InvalidRequest),
-            (&[("grant_type", "password")], ErrorCode::UnsupportedGrantType),
+            (&[("grant_type", "implicit")], ErrorCode::UnsupportedGrantType),
+            (&[("grant_type", "password"), ("username", "u")], ErrorCode::InvalidRequest),
+            (&[("grant_type", "authorization_code")], ErrorCode::InvalidRequest),
+            (&[("grant_type", "refresh_token")], ErrorCode::InvalidRequest),
             (&[("grant_type", "nonsense")], ErrorCode::UnsupportedGrantType),
             (&[("grant_type", "client_credentials"), ("grant_type", "client_credentials")], ErrorCode::InvalidRequest),
             (&[("grant_type", "client_credentials"), ("scope", "a"), ("scope", "b")], ErrorCode::InvalidRequest),

@@ -64,6 +64,38 @@ struct RawConfig {
     secrets: RawSecrets,
     #[serde(default)]
     clients: Vec<RawClient>,
+    #[serde(default)]
+    users: Vec<RawUser>,
+    #[serde(default)]
+    scope_descriptions: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    ui: RawUi,
+    #[serde(default)]
+    login: RawLogin,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUi {
+    templates_dir: Option<String>,
+    session_ttl: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLogin {
+    max_failures_per_user: Option<u32>,
+    max_failures_per_ip: Option<u32>,
+    lockout: Option<String>,
+    throttle_response: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUser {
+    username: String,
+    password: String,
+    email: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -80,6 +112,9 @@ struct RawTokens {
     access_token_ttl: Option<String>,
     access_token_format: Option<String>,
     signing_alg: Option<String>,
+    refresh_token_ttl: Option<String>,
+    authorization_code_ttl: Option<String>,
+    refresh_reuse_grace: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -93,7 +128,13 @@ struct RawSecrets {
 #[serde(deny_unknown_fields)]
 struct RawClient {
     client_id: String,
-    client_secret: String,
+    client_secret: Option<String>,
+    name: Option<String>,
+    #[serde(default)]
+    redirect_uris: Vec<String>,
+    #[serde(default)]
+    skip_consent: bool,
+    require_pkce: Option<bool>,
     #[serde(default)]
     grant_types: Vec<String>,
     #[serde(default)]
@@ -120,13 +161,54 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
     })
 }
 
+/// A user declared in the configuration, created or updated at start.
+#[derive(Clone)]
+pub struct StaticUser {
+    /// Username.
+    pub username: String,
+    /// Password in plain text (from the file); hashed with argon2id before it is stored.
+    pub password: latchkey_core::secret::Secret<String>,
+    /// E-mail.
+    pub email: Option<String>,
+}
+
+/// How throttled logins are answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleResponse {
+    /// 429 Too Many Requests with Retry-After.
+    TooManyRequests,
+    /// 400 invalid_grant with a description saying so.
+    InvalidGrant,
+}
+
+/// Brute-force protection for passwords (password grant and login page).
+#[derive(Debug, Clone)]
+pub struct LoginLimits {
+    /// Failures per username before a lockout.
+    pub max_failures_per_user: u32,
+    /// Failures per client IP before a lockout.
+    pub max_failures_per_ip: u32,
+    /// Base lockout; doubles with each further failure, up to 1 h.
+    pub lockout: Duration,
+    /// How a throttled attempt is answered.
+    pub response: ThrottleResponse,
+}
+
 /// A client declared in the configuration, created or updated at start.
 #[derive(Clone)]
 pub struct StaticClient {
     /// Client id.
     pub id: String,
-    /// Secret in plain text (from the file); hashed before it is stored.
-    pub secret: latchkey_core::secret::Secret<String>,
+    /// Secret in plain text (from the file); hashed before it is stored. `None` for public clients.
+    pub secret: Option<latchkey_core::secret::Secret<String>>,
+    /// Display name.
+    pub name: Option<String>,
+    /// Redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Skip the consent page (first-party).
+    pub skip_consent: bool,
+    /// Require PKCE (always for public clients).
+    pub require_pkce: bool,
     /// Grant types.
     pub grant_types: Vec<GrantType>,
     /// Scopes.
@@ -168,6 +250,22 @@ pub struct Config {
     pub system_secrets: Vec<String>,
     /// Static clients.
     pub clients: Vec<StaticClient>,
+    /// Static users.
+    pub users: Vec<StaticUser>,
+    /// Refresh-token family lifetime.
+    pub refresh_token_ttl: Duration,
+    /// Authorization-code lifetime.
+    pub authorization_code_ttl: Duration,
+    /// Grace window for refresh-token reuse (zero: off).
+    pub refresh_reuse_grace: Duration,
+    /// Human descriptions of scopes for the consent page.
+    pub scope_descriptions: std::collections::BTreeMap<String, String>,
+    /// Folder with template overrides.
+    pub templates_dir: Option<std::path::PathBuf>,
+    /// Browser session lifetime.
+    pub session_ttl: Duration,
+    /// Password brute-force limits.
+    pub login_limits: LoginLimits,
 }
 
 impl std::fmt::Debug for Config {
@@ -336,6 +434,47 @@ impl RawConfig {
                 ));
             }
         }
+        let duration_or = |key: &str, v: Option<String>, default: u64| -> Result<Duration, ConfigError> {
+            v.map(|s| parse_duration(key, &s)).transpose().map(|d| d.unwrap_or(Duration::from_secs(default)))
+        };
+        let refresh_token_ttl = duration_or("tokens.refresh_token_ttl", self.tokens.refresh_token_ttl, 30 * 86_400)?;
+        let authorization_code_ttl =
+            duration_or("tokens.authorization_code_ttl", self.tokens.authorization_code_ttl, 60)?;
+        let refresh_reuse_grace = match self.tokens.refresh_reuse_grace.as_deref() {
+            None | Some("0s") | Some("0") => Duration::ZERO,
+            Some(s) => parse_duration("tokens.refresh_reuse_grace", s)?,
+        };
+        let session_ttl = duration_or("ui.session_ttl", self.ui.session_ttl, 8 * 3600)?;
+        let login_limits = LoginLimits {
+            max_failures_per_user: self.login.max_failures_per_user.unwrap_or(5),
+            max_failures_per_ip: self.login.max_failures_per_ip.unwrap_or(100),
+            lockout: duration_or("login.lockout", self.login.lockout, 30)?,
+            response: match self.login.throttle_response.as_deref() {
+                None | Some("429") => ThrottleResponse::TooManyRequests,
+                Some("invalid_grant") => ThrottleResponse::InvalidGrant,
+                Some(o) => {
+                    return Err(err("login.throttle_response", format!("`{o}` is not \"429\" or \"invalid_grant\"")));
+                }
+            },
+        };
+        let mut users: Vec<StaticUser> = Vec::new();
+        for (i, u) in self.users.into_iter().enumerate() {
+            if !latchkey_core::user::is_valid_username(&u.username) {
+                return Err(err(format!("users[{i}].username"), "must be 1-64 printable ASCII characters"));
+            }
+            if u.password.len() < 8 {
+                return Err(err(format!("users[{i}].password"), "must be at least 8 characters"));
+            }
+            users.push(StaticUser {
+                username: u.username,
+                password: latchkey_core::secret::Secret::new(u.password),
+                email: u.email,
+            });
+        }
+        for scope in self.scope_descriptions.keys() {
+            latchkey_core::scope::verify_scope_token(scope)
+                .map_err(|_| err(format!("scope_descriptions.{scope}"), "is not a valid scope name"))?;
+        }
         let mut clients: Vec<StaticClient> = Vec::new();
         for (i, c) in self.clients.into_iter().enumerate() {
             let client = c.validate(i)?;
@@ -356,6 +495,14 @@ impl RawConfig {
             signing_alg,
             system_secrets: self.secrets.system,
             clients,
+            users,
+            refresh_token_ttl,
+            authorization_code_ttl,
+            refresh_reuse_grace,
+            scope_descriptions: self.scope_descriptions,
+            templates_dir: self.ui.templates_dir.map(std::path::PathBuf::from),
+            session_ttl,
+            login_limits,
         })
     }
 }
@@ -376,11 +523,27 @@ pub fn verify_client_fields(id: &str, secret: Option<&str>, audiences: &[String]
     Ok(())
 }
 
+/// A redirect URI a client may register (RFC 9700 §2.6, RFC 8252): absolute, no
+/// fragment, https, or http only on a loopback IP literal or localhost.
+pub fn verify_redirect_uri(uri: &str) -> Result<(), String> {
+    if uri.contains('#') || !uri.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!("`{uri}` must be an absolute URI without fragment or spaces"));
+    }
+    let loopback = ["http://127.0.0.1", "http://[::1]", "http://localhost"];
+    let ok = uri.starts_with("https://")
+        || loopback.iter().any(|p| uri.strip_prefix(p).is_some_and(|r| r.is_empty() || r.starts_with([':', '/'])))
+        || uri.split_once(':').is_some_and(|(scheme, rest)| scheme.contains('.') && rest.starts_with('/'));
+    if ok { Ok(()) } else { Err(format!("`{uri}` must be https, a loopback http URI, or a private-use scheme")) }
+}
+
 impl RawClient {
     fn validate(self, i: usize) -> Result<StaticClient, ConfigError> {
         let k = |f: &str| format!("clients[{i}].{f}");
-        verify_client_fields(&self.client_id, Some(&self.client_secret), &self.audiences)
+        verify_client_fields(&self.client_id, self.client_secret.as_deref(), &self.audiences)
             .map_err(|(f, m)| err(k(&f), m))?;
+        for uri in &self.redirect_uris {
+            verify_redirect_uri(uri).map_err(|m| err(k("redirect_uris"), m))?;
+        }
         let grant_types = self
             .grant_types
             .iter()
@@ -390,14 +553,30 @@ impl RawClient {
         let auth_method = match self.token_endpoint_auth_method.as_deref() {
             None => AuthMethod::ClientSecretBasic,
             Some(m) => AuthMethod::parse(m).ok_or_else(|| {
-                err(k("token_endpoint_auth_method"), format!("`{m}` is not client_secret_basic or client_secret_post"))
+                err(
+                    k("token_endpoint_auth_method"),
+                    format!("`{m}` is not client_secret_basic, client_secret_post or none"),
+                )
             })?,
         };
+        match (auth_method, &self.client_secret) {
+            (AuthMethod::None, Some(_)) => return Err(err(k("client_secret"), "a public client (none) has no secret")),
+            (AuthMethod::None, None) => {}
+            (_, None) => return Err(err(k("client_secret"), "is required for a confidential client")),
+            (_, Some(_)) => {}
+        }
+        if auth_method == AuthMethod::None && self.require_pkce == Some(false) {
+            return Err(err(k("require_pkce"), "public clients always require PKCE"));
+        }
         let token_format = self.access_token_format.map(|f| parse_format(&k("access_token_format"), &f)).transpose()?;
         let access_token_ttl = self.access_token_ttl.map(|d| parse_duration(&k("access_token_ttl"), &d)).transpose()?;
         Ok(StaticClient {
             id: self.client_id,
-            secret: latchkey_core::secret::Secret::new(self.client_secret),
+            secret: self.client_secret.map(latchkey_core::secret::Secret::new),
+            name: self.name,
+            redirect_uris: self.redirect_uris,
+            skip_consent: self.skip_consent,
+            require_pkce: self.require_pkce.unwrap_or(true),
             grant_types,
             scopes,
             auth_method,

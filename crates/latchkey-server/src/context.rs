@@ -68,10 +68,24 @@ impl Context {
         Ok(Self { config, store: Arc::new(store), secrets, hasher })
     }
 
-    /// Create or update the clients declared in the configuration.
+    /// Create or update the clients and users declared in the configuration.
     pub async fn sync_static_clients(&self, now: i64) -> Result<(), StoreError> {
         for c in &self.config.clients {
             self.store.upsert_client(&self.client_from_static(c, now), now).await?;
+        }
+        for u in &self.config.users {
+            let password = u.password.clone();
+            let hash = tokio::task::spawn_blocking(move || latchkey_core::user::hash_password(password.expose()))
+                .await
+                .map_err(|e| StoreError::Config(format!("password hashing failed: {e}")))?;
+            let user = latchkey_core::user::User {
+                id: latchkey_core::user::new_user_id(),
+                username: u.username.clone(),
+                email: u.email.clone(),
+                password_hash: hash,
+                created_at: now,
+            };
+            self.store.upsert_user(&user, now).await?;
         }
         Ok(())
     }
@@ -79,7 +93,7 @@ impl Context {
     fn client_from_static(&self, c: &StaticClient, now: i64) -> Client {
         Client {
             id: c.id.clone(),
-            secret_hash: self.hasher.hash(&c.id, c.secret.expose()),
+            secret_hash: c.secret.as_ref().map(|s| self.hasher.hash(&c.id, s.expose())).unwrap_or_default(),
             grant_types: c.grant_types.clone(),
             scopes: c.scopes.clone(),
             auth_method: c.auth_method,
@@ -88,6 +102,10 @@ impl Context {
             introspect: c.introspect,
             access_token_ttl: c.access_token_ttl.map(|d| d.as_secs() as i64),
             created_at: now,
+            name: c.name.clone(),
+            redirect_uris: c.redirect_uris.clone(),
+            skip_consent: c.skip_consent,
+            require_pkce: c.require_pkce,
         }
     }
 }

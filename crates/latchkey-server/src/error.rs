@@ -10,18 +10,31 @@ use latchkey_core::{ErrorCode, OAuthError};
 pub struct ErrorResponse {
     error: OAuthError,
     status: Option<StatusCode>,
+    retry_after: Option<u64>,
 }
 
 impl ErrorResponse {
     /// Answer `error` with `status` instead of the code's default.
     pub fn with_status(error: OAuthError, status: StatusCode) -> Self {
-        Self { error, status: Some(status) }
+        Self { error, status: Some(status), retry_after: None }
+    }
+
+    /// A refused password attempt: throttled ones get 429 (or the configured
+    /// `invalid_grant`) with `Retry-After`.
+    pub fn refused(r: crate::service::passwords::Refused) -> Self {
+        let status = (r.error.code == ErrorCode::TemporarilyUnavailable).then_some(StatusCode::TOO_MANY_REQUESTS);
+        Self { error: r.error, status, retry_after: r.retry_after }
+    }
+
+    /// The OAuth error code.
+    pub fn code(&self) -> ErrorCode {
+        self.error.code
     }
 }
 
 impl From<OAuthError> for ErrorResponse {
     fn from(error: OAuthError) -> Self {
-        Self { error, status: None }
+        Self { error, status: None, retry_after: None }
     }
 }
 
@@ -63,6 +76,11 @@ impl IntoResponse for ErrorResponse {
                 }
             }
             _ => {}
+        }
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            h.insert(header::RETRY_AFTER, v);
         }
         if status == StatusCode::METHOD_NOT_ALLOWED {
             h.insert(header::ALLOW, HeaderValue::from_static("POST"));

@@ -18,6 +18,8 @@ pub struct OAuthRequest {
     pub form: FormParams,
     /// The raw `Authorization` header, if one was sent.
     pub authorization: Option<Vec<u8>>,
+    /// The peer address (not forwarded headers: trusting those needs a proxy list).
+    pub client_ip: Option<std::net::IpAddr>,
 }
 
 impl<S: Send + Sync> FromRequest<S> for OAuthRequest {
@@ -39,6 +41,7 @@ impl<S: Send + Sync> FromRequest<S> for OAuthRequest {
         if !is_form {
             return Err(OAuthError::invalid_request("Content-Type must be application/x-www-form-urlencoded").into());
         }
+        let client_ip = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
         let mut auth_headers = req.headers().get_all(header::AUTHORIZATION).iter();
         let authorization = auth_headers.next().map(|v| v.as_bytes().to_vec());
         if auth_headers.next().is_some() {
@@ -60,6 +63,6 @@ impl<S: Send + Sync> FromRequest<S> for OAuthRequest {
         }
         let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY).await.map_err(|_| too_large())?;
         let form = FormParams::parse(&bytes)?;
-        Ok(Self { form, authorization })
+        Ok(Self { form, authorization, client_ip })
     }
 }

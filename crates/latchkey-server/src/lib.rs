@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod keys;
 pub mod metrics;
+pub mod pages;
 mod routes;
 pub mod serve;
 pub mod service;

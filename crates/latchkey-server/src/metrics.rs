@@ -14,6 +14,7 @@ pub struct Metrics {
     token_errors: Mutex<BTreeMap<&'static str, u64>>,
     introspections: [AtomicU64; 2],
     revocations: AtomicU64,
+    login_failures: AtomicU64,
 }
 
 impl Metrics {
@@ -46,6 +47,11 @@ impl Metrics {
     /// Count a revocation that changed something.
     pub fn revocation(&self) {
         self.revocations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Count a failed password check (password grant or login page).
+    pub fn login_failure(&self) {
+        self.login_failures.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Render the text exposition format.
@@ -81,6 +87,9 @@ impl Metrics {
         out.push_str("# HELP latchkey_revocations_total Tokens revoked.\n");
         out.push_str("# TYPE latchkey_revocations_total counter\n");
         let _ = writeln!(out, "latchkey_revocations_total {}", self.revocations.load(Ordering::Relaxed));
+        out.push_str("# HELP latchkey_login_failures_total Failed password checks.\n");
+        out.push_str("# TYPE latchkey_login_failures_total counter\n");
+        let _ = writeln!(out, "latchkey_login_failures_total {}", self.login_failures.load(Ordering::Relaxed));
         out
     }
 }

@@ -39,12 +39,16 @@ impl Server {
             Some(i) => i.as_str().into(),
             None => format!("http://{local}").into(),
         };
+        let pages = crate::pages::Pages::load(ctx.config.templates_dir.as_deref())?;
+        let passwords = crate::service::passwords::PasswordGuard::new(ctx.config.login_limits.clone());
         let state = AppState {
             ctx,
             issuer,
             keys: Arc::new(keys),
             clients: Arc::new(ClientCache::default()),
             metrics: Arc::new(Metrics::default()),
+            passwords: Arc::new(passwords),
+            pages: Arc::new(pages),
         };
         Ok(Self { listener, state })
     }
@@ -64,6 +68,7 @@ impl Server {
         let state = self.state.clone();
         let background = tokio::spawn(background_tasks(state.clone()));
         let app = router(state.clone());
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
         background.abort();
         result

@@ -37,6 +37,10 @@ pub struct AppState {
     pub clients: Arc<ClientCache>,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// Password checks and throttling.
+    pub passwords: Arc<crate::service::passwords::PasswordGuard>,
+    /// Login and consent pages.
+    pub pages: Arc<crate::pages::Pages>,
 }
 
 impl AppState {

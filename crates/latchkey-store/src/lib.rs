@@ -8,12 +8,16 @@ mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use records::{AccessTokenRecord, StoredKey};
+pub use records::{
+    AccessTokenRecord, AuthRequestRecord, CodeRecord, Consent, GrantRecord, RefreshRecord, Rotation, Session,
+    StoredKey, TakeCode,
+};
 pub use sql::{SqlStore, Synchronous, is_postgres_url, sqlite_path};
 
 use async_trait::async_trait;
 use latchkey_core::OAuthError;
 use latchkey_core::client::Client;
+use latchkey_core::user::User;
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +84,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything latchkey persists. Transactions stay inside a method.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: UserStore + Send + Sync + 'static {
     /// Check the database answers.
     async fn ping(&self) -> StoreResult<()>;
 
@@ -116,4 +120,74 @@ pub trait Store: Send + Sync + 'static {
 
     /// Delete up to `batch` expired tokens and revocation records; returns the count.
     async fn delete_expired(&self, now: i64, batch: i64) -> StoreResult<u64>;
+}
+
+/// Users and what acts for them: sessions, authorization requests and codes, consents,
+/// grants and refresh tokens.
+#[async_trait]
+pub trait UserStore: Send + Sync + 'static {
+    /// A user by subject.
+    async fn user(&self, id: &str) -> StoreResult<Option<User>>;
+    /// A user by username.
+    async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>>;
+    /// Every user, by username.
+    async fn users(&self) -> StoreResult<Vec<User>>;
+    /// Create a user; `Conflict` if the username is taken.
+    async fn insert_user(&self, user: &User, now: i64) -> StoreResult<()>;
+    /// Create or update by username (config users); an update keeps the subject.
+    async fn upsert_user(&self, user: &User, now: i64) -> StoreResult<()>;
+    /// Delete a user, revoking every grant, session and consent; returns the subject.
+    async fn delete_user(&self, username: &str, now: i64) -> StoreResult<Option<String>>;
+
+    /// Create or replace a session.
+    async fn put_session(&self, id_hash: &[u8], session: &Session, now: i64) -> StoreResult<()>;
+    /// A live session.
+    async fn session(&self, id_hash: &[u8], now: i64) -> StoreResult<Option<Session>>;
+    /// Delete a session (after login its id is replaced: no session fixation).
+    async fn delete_session(&self, id_hash: &[u8]) -> StoreResult<()>;
+
+    /// Save a pending authorization request.
+    async fn put_auth_request(&self, request: &AuthRequestRecord) -> StoreResult<()>;
+    /// A pending, unexpired, unconsumed authorization request.
+    async fn auth_request(&self, id_hash: &[u8], now: i64) -> StoreResult<Option<AuthRequestRecord>>;
+    /// Move a request to another session (after login).
+    async fn rebind_auth_request(&self, id_hash: &[u8], session_hash: &[u8]) -> StoreResult<()>;
+    /// Consume a request once: false if it was already consumed (a replayed form).
+    async fn consume_auth_request(&self, id_hash: &[u8], now: i64) -> StoreResult<bool>;
+
+    /// Save a new authorization code.
+    async fn put_code(&self, code: &CodeRecord) -> StoreResult<()>;
+    /// Redeem a code atomically: the first call wins.
+    async fn take_code(&self, code_hash: &[u8], now: i64) -> StoreResult<TakeCode>;
+
+    /// The remembered consent of a user for a client (space-delimited scope).
+    async fn consent(&self, user_id: &str, client_id: &str) -> StoreResult<Option<String>>;
+    /// Remember a consent (replacing the previous one).
+    async fn put_consent(&self, user_id: &str, client_id: &str, scope: &str, now: i64) -> StoreResult<()>;
+    /// A user's consents.
+    async fn consents(&self, user_id: &str) -> StoreResult<Vec<Consent>>;
+    /// Forget a consent and revoke every grant of that user and client.
+    async fn revoke_consent(&self, user_id: &str, client_id: &str, now: i64) -> StoreResult<bool>;
+
+    /// Save a grant with its first access token and, optionally, refresh token.
+    async fn put_grant(
+        &self,
+        grant: &GrantRecord,
+        access: &AccessTokenRecord,
+        refresh: Option<&RefreshRecord>,
+    ) -> StoreResult<()>;
+    /// Revoke a grant's whole family: refresh tokens, access tokens, JWTs by jti.
+    async fn revoke_grant(&self, grant_id: &str, now: i64) -> StoreResult<()>;
+    /// A refresh token and its grant.
+    async fn refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<(RefreshRecord, GrantRecord)>>;
+    /// Rotate: mark `old_hash` used (compare-and-set) and save its successors, atomically.
+    async fn rotate_refresh(
+        &self,
+        old_hash: &[u8],
+        new: &RefreshRecord,
+        access: &AccessTokenRecord,
+        now: i64,
+    ) -> StoreResult<Rotation>;
+    /// Revoke one refresh token and its family (RFC 7009 §2.1).
+    async fn revoke_refresh(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<String>>;
 }

@@ -25,6 +25,10 @@ pub struct AccessTokenRecord {
     pub expires_at: i64,
     /// Revoked at, if revoked.
     pub revoked_at: Option<i64>,
+    /// A bookkeeping row for a JWT issued under a grant (found by its `jti`).
+    pub jwt: bool,
+    /// The resource owner's username, for introspection.
+    pub username: Option<String>,
 }
 
 impl AccessTokenRecord {
@@ -40,7 +44,7 @@ impl AccessTokenRecord {
             jti: self.jti.clone(),
             client_id: self.client_id.clone(),
             scope: self.scope.clone(),
-            username: None,
+            username: self.username.clone(),
         }
     }
 }
@@ -60,4 +64,152 @@ pub struct StoredKey {
     pub created_at: i64,
     /// When a newer key replaced it as the signer.
     pub retired_at: Option<i64>,
+}
+
+/// A browser session at the authorization server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The logged-in user, if any.
+    pub user_id: Option<String>,
+    /// When the user last authenticated.
+    pub authenticated_at: Option<i64>,
+    /// Expiry.
+    pub expires_at: i64,
+}
+
+/// A validated authorization request waiting for login or consent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthRequestRecord {
+    /// SHA-256 of the request id.
+    pub id_hash: Vec<u8>,
+    /// SHA-256 of the session id it belongs to.
+    pub session_hash: Vec<u8>,
+    /// SHA-256 of its CSRF token.
+    pub csrf_hash: Vec<u8>,
+    /// Client.
+    pub client_id: String,
+    /// Verified redirect URI.
+    pub redirect_uri: String,
+    /// Whether `redirect_uri` was sent.
+    pub redirect_given: bool,
+    /// Requested scope.
+    pub scope: String,
+    /// `state`.
+    pub state: Option<String>,
+    /// S256 challenge.
+    pub code_challenge: Option<String>,
+    /// Resources.
+    pub resources: Vec<String>,
+    /// `prompt` values.
+    pub prompt: String,
+    /// Created at.
+    pub created_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+}
+
+/// An authorization code (stored by hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeRecord {
+    /// SHA-256 of the code.
+    pub code_hash: Vec<u8>,
+    /// The grant the code starts.
+    pub grant_id: String,
+    /// Client.
+    pub client_id: String,
+    /// User.
+    pub user_id: String,
+    /// `redirect_uri` sent to /authorize, if any.
+    pub redirect_uri: Option<String>,
+    /// Approved scope.
+    pub scope: String,
+    /// Resources.
+    pub resources: Vec<String>,
+    /// S256 challenge.
+    pub code_challenge: Option<String>,
+    /// Created at.
+    pub created_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+}
+
+/// Outcome of redeeming a code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TakeCode {
+    /// First use: the code, now marked used.
+    Taken(CodeRecord),
+    /// Already used: a replay (RFC 9700 §4.2.4); the grant should be revoked.
+    Replayed {
+        /// Grant to revoke.
+        grant_id: String,
+    },
+    /// No such code.
+    Unknown,
+}
+
+/// A grant: one authorization and the token family it produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantRecord {
+    /// Id.
+    pub id: String,
+    /// Client.
+    pub client_id: String,
+    /// User.
+    pub user_id: String,
+    /// Granted scope.
+    pub scope: String,
+    /// Resources.
+    pub resources: Vec<String>,
+    /// Created at.
+    pub created_at: i64,
+    /// Absolute expiry of the family.
+    pub expires_at: i64,
+    /// Revoked at.
+    pub revoked_at: Option<i64>,
+}
+
+/// A refresh token (stored by hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshRecord {
+    /// SHA-256 of the token.
+    pub token_hash: Vec<u8>,
+    /// Family.
+    pub grant_id: String,
+    /// Client.
+    pub client_id: String,
+    /// Scope (that of the grant).
+    pub scope: String,
+    /// Issued at.
+    pub issued_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+    /// When it was rotated.
+    pub used_at: Option<i64>,
+    /// When it was revoked.
+    pub revoked_at: Option<i64>,
+}
+
+/// Outcome of rotating a refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// Rotated: the new tokens are saved.
+    Rotated,
+    /// Already rotated or revoked: a replay; the family should be revoked.
+    Reused {
+        /// Family to revoke.
+        grant_id: String,
+    },
+    /// No such token.
+    Unknown,
+}
+
+/// A remembered consent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    /// Client.
+    pub client_id: String,
+    /// Approved scope.
+    pub scope: String,
+    /// When.
+    pub granted_at: i64,
 }

@@ -5,8 +5,10 @@
 use latchkey_core::client::{AuthMethod, Client, GrantType};
 use latchkey_core::scope::ScopeSet;
 use latchkey_core::token::TokenFormat;
+use latchkey_core::user::User;
 use latchkey_store::testing::TestDatabase;
 use latchkey_store::{AccessTokenRecord, SqlStore, Store, StoreError, StoredKey, Synchronous};
+use latchkey_store::{CodeRecord, GrantRecord, RefreshRecord, Rotation, Session, TakeCode, UserStore};
 
 /// Each named contract test runs once per backend, on a fresh database.
 macro_rules! contract {
@@ -36,7 +38,141 @@ contract!(
     tokens_are_found_by_hash_and_revoked_once,
     revoked_jtis_are_remembered_until_expiry_then_cleaned_up,
     adding_a_signing_key_retires_the_current_one,
+    users_round_trip_and_deleting_one_revokes_its_grants,
+    a_code_is_taken_once_even_concurrently,
+    a_refresh_token_rotates_once_even_concurrently,
+    sessions_and_consents,
 );
+
+fn user(name: &str) -> User {
+    User {
+        id: format!("usr_{name}"),
+        username: name.into(),
+        email: None,
+        password_hash: "$argon2id$x".into(),
+        created_at: 10,
+    }
+}
+
+fn grant(id: &str) -> GrantRecord {
+    GrantRecord {
+        id: id.into(),
+        client_id: "c".into(),
+        user_id: "usr_alice".into(),
+        scope: "a".into(),
+        resources: vec![],
+        created_at: 10,
+        expires_at: 10_000,
+        revoked_at: None,
+    }
+}
+
+fn refresh(hash: u8, grant_id: &str) -> RefreshRecord {
+    RefreshRecord {
+        token_hash: vec![hash; 32],
+        grant_id: grant_id.into(),
+        client_id: "c".into(),
+        scope: "a".into(),
+        issued_at: 10,
+        expires_at: 10_000,
+        used_at: None,
+        revoked_at: None,
+    }
+}
+
+fn jwt_row(hash: u8, grant_id: &str) -> AccessTokenRecord {
+    AccessTokenRecord { grant_id: grant_id.into(), jwt: true, ..token(hash, "c", 10_000) }
+}
+
+async fn users_round_trip_and_deleting_one_revokes_its_grants(s: &SqlStore) {
+    s.insert_user(&user("alice"), 10).await.unwrap();
+    assert!(matches!(s.insert_user(&user("alice"), 11).await, Err(StoreError::Conflict(_))));
+    assert_eq!(s.user_by_name("alice").await.unwrap(), Some(user("alice")));
+    assert_eq!(s.user("usr_alice").await.unwrap(), Some(user("alice")));
+    let mut changed = user("alice");
+    changed.id = "usr_other".into();
+    changed.password_hash = "$argon2id$y".into();
+    s.upsert_user(&changed, 12).await.unwrap();
+    let got = s.user_by_name("alice").await.unwrap().unwrap();
+    assert_eq!((got.id.as_str(), got.password_hash.as_str()), ("usr_alice", "$argon2id$y"), "upsert keeps the subject");
+    s.put_grant(&grant("g1"), &jwt_row(1, "g1"), Some(&refresh(2, "g1"))).await.unwrap();
+    assert_eq!(s.delete_user("alice", 20).await.unwrap().as_deref(), Some("usr_alice"));
+    assert_eq!(s.delete_user("alice", 20).await.unwrap(), None);
+    assert!(s.jti_revoked("jti-1").await.unwrap(), "the grant's JWTs are revoked by jti");
+    let (r, g) = s.refresh_token(&[2; 32]).await.unwrap().unwrap();
+    assert_eq!((r.revoked_at, g.revoked_at), (Some(20), Some(20)));
+}
+
+async fn a_code_is_taken_once_even_concurrently(s: &SqlStore) {
+    let code = CodeRecord {
+        code_hash: vec![9; 32],
+        grant_id: "g9".into(),
+        client_id: "c".into(),
+        user_id: "usr_alice".into(),
+        redirect_uri: Some("https://app.example/cb".into()),
+        scope: "a".into(),
+        resources: vec![],
+        code_challenge: None,
+        created_at: 10,
+        expires_at: 70,
+    };
+    s.put_code(&code).await.unwrap();
+    let attempts = (0..10).map(|_| s.take_code(&[9; 32], 20));
+    let results = futures_join(attempts).await;
+    let taken = results.iter().filter(|r| matches!(r, Ok(TakeCode::Taken(_)))).count();
+    let replays =
+        results.iter().filter(|r| matches!(r, Ok(TakeCode::Replayed { grant_id }) if grant_id == "g9")).count();
+    assert_eq!((taken, replays), (1, 9), "{results:?}");
+    assert!(matches!(s.take_code(&[8; 32], 20).await.unwrap(), TakeCode::Unknown));
+}
+
+async fn a_refresh_token_rotates_once_even_concurrently(s: &SqlStore) {
+    s.put_grant(&grant("g2"), &jwt_row(3, "g2"), Some(&refresh(4, "g2"))).await.unwrap();
+    let attempts = (0..10u8).map(|i| {
+        let next = refresh(100 + i, "g2");
+        let access = jwt_row(200 + i, "g2");
+        async move { s.rotate_refresh(&[4; 32], &next, &AccessTokenRecord { jti: format!("j{i}"), ..access }, 30).await }
+    });
+    let results = futures_join(attempts).await;
+    let rotated = results.iter().filter(|r| matches!(r, Ok(Rotation::Rotated))).count();
+    let reused = results.iter().filter(|r| matches!(r, Ok(Rotation::Reused { .. }))).count();
+    assert_eq!((rotated, reused), (1, 9), "{results:?}");
+    s.revoke_grant("g2", 40).await.unwrap();
+    assert!(s.jti_revoked("jti-3").await.unwrap());
+}
+
+async fn sessions_and_consents(s: &SqlStore) {
+    let session = Session { user_id: Some("usr_alice".into()), authenticated_at: Some(5), expires_at: 100 };
+    s.put_session(&[1; 32], &session, 5).await.unwrap();
+    assert_eq!(s.session(&[1; 32], 50).await.unwrap(), Some(session));
+    assert_eq!(s.session(&[1; 32], 100).await.unwrap(), None, "expired");
+    s.put_consent("usr_alice", "c", "a b", 5).await.unwrap();
+    assert_eq!(s.consent("usr_alice", "c").await.unwrap().as_deref(), Some("a b"));
+    s.put_grant(&grant("g3"), &jwt_row(5, "g3"), None).await.unwrap();
+    assert!(s.revoke_consent("usr_alice", "c", 9).await.unwrap());
+    assert!(!s.revoke_consent("usr_alice", "c", 9).await.unwrap());
+    assert!(s.jti_revoked("jti-5").await.unwrap(), "revoking a consent revokes its tokens");
+}
+
+/// Run futures concurrently on the current runtime.
+async fn futures_join<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futs.map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in pinned.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+    })
+    .await;
+    out.into_iter().map(|o| o.expect("ready")).collect()
+}
 
 async fn sqlite() -> (tempfile::TempDir, SqlStore) {
     let dir = tempfile::tempdir().unwrap();
@@ -57,6 +193,10 @@ fn client(id: &str, created_at: i64) -> Client {
         introspect: true,
         access_token_ttl: Some(60),
         created_at,
+        name: Some("Client One".into()),
+        redirect_uris: vec!["https://app.example/cb".into()],
+        skip_consent: true,
+        require_pkce: false,
     }
 }
 
@@ -72,6 +212,8 @@ fn token(hash: u8, client_id: &str, expires_at: i64) -> AccessTokenRecord {
         issued_at: 100,
         expires_at,
         revoked_at: None,
+        jwt: false,
+        username: None,
     }
 }
 

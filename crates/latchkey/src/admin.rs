@@ -15,6 +15,7 @@ use latchkey_store::StoreError;
 use serde_json::json;
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process; boxing buys nothing
 pub(crate) enum ClientCommand {
     /// Register a client and print its secret (shown only here).
     Create {
@@ -45,6 +46,21 @@ pub(crate) enum ClientCommand {
         /// Access-token lifetime, e.g. "10m" (default: the server's).
         #[arg(long = "access-token-ttl")]
         access_token_ttl: Option<String>,
+        /// Name shown on the consent page.
+        #[arg(long)]
+        name: Option<String>,
+        /// Redirect URI (repeatable), matched exactly.
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// A public client (native app, SPA): no secret, PKCE always required.
+        #[arg(long)]
+        public: bool,
+        /// First-party client: no consent page.
+        #[arg(long = "skip-consent")]
+        skip_consent: bool,
+        /// Exempt this confidential client from PKCE (not allowed with --public).
+        #[arg(long = "no-require-pkce")]
+        no_require_pkce: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -122,6 +138,10 @@ fn client_json(c: &Client) -> serde_json::Value {
         "audiences": c.audiences,
         "introspect": c.introspect,
         "created_at": c.created_at,
+        "name": c.name,
+        "redirect_uris": c.redirect_uris,
+        "skip_consent": c.skip_consent,
+        "require_pkce": c.pkce_required(),
     })
 }
 
@@ -162,10 +182,23 @@ pub(crate) async fn client(ctx: Context, cmd: ClientCommand) -> ExitCode {
             audiences,
             introspect,
             access_token_ttl,
+            name,
+            redirect_uris,
+            public,
+            skip_consent,
+            no_require_pkce,
             json,
         } => {
             if let Err((field, msg)) = verify_client_fields(&id, secret.as_deref(), &audiences) {
                 return usage_error(format!("{field}: {msg}"));
+            }
+            for uri in &redirect_uris {
+                if let Err(msg) = latchkey_server::config::verify_redirect_uri(uri) {
+                    return usage_error(format!("--redirect-uri: {msg}"));
+                }
+            }
+            if public && (secret.is_some() || no_require_pkce) {
+                return usage_error("--public clients have no secret and always require PKCE");
             }
             let mut grants = Vec::new();
             for g in &grant_types {
@@ -178,8 +211,9 @@ pub(crate) async fn client(ctx: Context, cmd: ClientCommand) -> ExitCode {
                 Ok(s) => s,
                 Err(e) => return usage_error(format!("--scope: {}", e.description)),
             };
+            let auth_method = if public { "none".to_owned() } else { auth_method };
             let Some(auth_method) = AuthMethod::parse(&auth_method) else {
-                return usage_error("--auth-method must be client_secret_basic or client_secret_post");
+                return usage_error("--auth-method must be client_secret_basic, client_secret_post or none");
             };
             let token_format = match token_format.as_deref().map(TokenFormat::parse) {
                 None => None,
@@ -191,10 +225,14 @@ pub(crate) async fn client(ctx: Context, cmd: ClientCommand) -> ExitCode {
                 Some(Ok(s)) => Some(s),
                 Some(Err(e)) => return usage_error(format!("--access-token-ttl: {e}")),
             };
-            let secret = secret.unwrap_or_else(|| random_token(""));
+            let secret = (!public).then(|| secret.unwrap_or_else(|| random_token("")));
             let t = now();
             let client = Client {
-                secret_hash: ctx.hasher.hash(&id, &secret),
+                secret_hash: secret.as_ref().map(|s| ctx.hasher.hash(&id, s)).unwrap_or_default(),
+                name,
+                redirect_uris,
+                skip_consent,
+                require_pkce: !no_require_pkce,
                 id,
                 grant_types: grants,
                 scopes,
@@ -207,7 +245,7 @@ pub(crate) async fn client(ctx: Context, cmd: ClientCommand) -> ExitCode {
             };
             match store.insert_client(&client, t).await {
                 Ok(()) => {
-                    print_client(&client, Some(&secret), json);
+                    print_client(&client, secret.as_deref(), json);
                     ExitCode::SUCCESS
                 }
                 Err(StoreError::Conflict(what)) => usage_error(format!("{what} already exists")),
@@ -332,6 +370,168 @@ pub(crate) async fn keys(ctx: Context, cmd: KeysCommand) -> ExitCode {
                 eprintln!("error: {e}");
                 ExitCode::FAILURE
             }
+        },
+    }
+}
+
+#[derive(Subcommand)]
+pub(crate) enum UserCommand {
+    /// Create a user; the password is read from standard input (never an argument).
+    Create {
+        /// Username.
+        #[arg(long)]
+        username: String,
+        /// Read the password from standard input.
+        #[arg(long = "password-stdin", required = true)]
+        password_stdin: bool,
+        /// E-mail.
+        #[arg(long)]
+        email: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a user; their tokens become inactive and their grants are revoked.
+    Delete {
+        /// Username.
+        username: String,
+    },
+    /// List users (never their password hashes).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ConsentCommand {
+    /// List the consents a user gave.
+    List {
+        /// Username.
+        #[arg(long)]
+        user: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a consent, and every token issued under it.
+    Revoke {
+        /// Username.
+        #[arg(long)]
+        user: String,
+        /// Client id.
+        #[arg(long)]
+        client: String,
+    },
+}
+
+pub(crate) async fn user(ctx: Context, cmd: UserCommand) -> ExitCode {
+    use latchkey_core::user::{User, hash_password, is_valid_username, new_user_id};
+    let store = ctx.store.as_ref();
+    match cmd {
+        UserCommand::Create { username, password_stdin: _, email, json } => {
+            if !is_valid_username(&username) {
+                return usage_error("--username must be 1-64 printable ASCII characters");
+            }
+            let mut password = String::new();
+            if std::io::stdin().read_line(&mut password).is_err() {
+                return usage_error("cannot read the password from standard input");
+            }
+            let password = password.trim_end_matches(['\n', '\r']).to_owned();
+            if password.len() < 8 {
+                return usage_error("the password must be at least 8 characters");
+            }
+            let hash = match tokio::task::spawn_blocking(move || hash_password(&password)).await {
+                Ok(h) => h,
+                Err(e) => return store_error(StoreError::Config(e.to_string())),
+            };
+            let t = now();
+            let user = User { id: new_user_id(), username, email, password_hash: hash, created_at: t };
+            match store.insert_user(&user, t).await {
+                Ok(()) => {
+                    let v = json!({"sub": user.id, "username": user.username, "email": user.email});
+                    if json {
+                        println!("{v}")
+                    } else {
+                        println!("created user {} (sub {})", user.username, user.id)
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(StoreError::Conflict(what)) => usage_error(format!("{what} already exists")),
+                Err(e) => store_error(e),
+            }
+        }
+        UserCommand::Delete { username } => match store.delete_user(&username, now()).await {
+            Ok(Some(_)) => {
+                println!("deleted user {username}; their tokens are no longer active");
+                ExitCode::SUCCESS
+            }
+            Ok(None) => {
+                eprintln!("error: no user `{username}`");
+                ExitCode::FAILURE
+            }
+            Err(e) => store_error(e),
+        },
+        UserCommand::List { json } => match store.users().await {
+            Ok(users) => {
+                let rows: Vec<serde_json::Value> =
+                    users.iter().map(|u| json!({"sub": u.id, "username": u.username, "email": u.email})).collect();
+                if json {
+                    println!("{}", serde_json::Value::Array(rows));
+                } else {
+                    for u in &users {
+                        println!("{}\t{}\t{}", u.username, u.id, u.email.as_deref().unwrap_or(""));
+                    }
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => store_error(e),
+        },
+    }
+}
+
+pub(crate) async fn consent(ctx: Context, cmd: ConsentCommand) -> ExitCode {
+    let store = ctx.store.as_ref();
+    let username = match &cmd {
+        ConsentCommand::List { user, .. } | ConsentCommand::Revoke { user, .. } => user.clone(),
+    };
+    let user = match store.user_by_name(&username).await {
+        Ok(Some(u)) => u,
+        Ok(None) => {
+            eprintln!("error: no user `{username}`");
+            return ExitCode::FAILURE;
+        }
+        Err(e) => return store_error(e),
+    };
+    match cmd {
+        ConsentCommand::List { json, .. } => match store.consents(&user.id).await {
+            Ok(list) => {
+                let rows: Vec<serde_json::Value> = list
+                    .iter()
+                    .map(|c| json!({"client_id": c.client_id, "scope": c.scope, "granted_at": c.granted_at}))
+                    .collect();
+                if json {
+                    println!("{}", serde_json::Value::Array(rows));
+                } else {
+                    for c in &list {
+                        println!("{}\t{}", c.client_id, c.scope);
+                    }
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => store_error(e),
+        },
+        ConsentCommand::Revoke { client, .. } => match store.revoke_consent(&user.id, &client, now()).await {
+            Ok(true) => {
+                println!("revoked the consent of {username} for {client}, and the tokens issued under it");
+                ExitCode::SUCCESS
+            }
+            Ok(false) => {
+                eprintln!("error: {username} has no consent for {client}");
+                ExitCode::FAILURE
+            }
+            Err(e) => store_error(e),
         },
     }
 }

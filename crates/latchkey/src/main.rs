@@ -39,6 +39,12 @@ enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(admin::KeysCommand),
+    /// Manage users (resource owners).
+    #[command(subcommand)]
+    User(admin::UserCommand),
+    /// Inspect and revoke users' consents.
+    #[command(subcommand)]
+    Consent(admin::ConsentCommand),
     /// Run a small API protected by bearer tokens (the Resource Server of the flow).
     DemoApi(demo_api::DemoApiArgs),
     /// Talk to an authorization server as a client (the Business Client of the flow).
@@ -104,6 +110,8 @@ async fn run(cli: Cli) -> ExitCode {
         }
         Command::Client(cmd) => admin::client(ctx, cmd).await,
         Command::Keys(cmd) => admin::keys(ctx, cmd).await,
+        Command::User(cmd) => admin::user(ctx, cmd).await,
+        Command::Consent(cmd) => admin::consent(ctx, cmd).await,
         Command::DemoApi(_) | Command::Token(_) => ExitCode::FAILURE,
     }
 }

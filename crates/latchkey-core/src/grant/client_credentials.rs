@@ -78,6 +78,7 @@ mod tests {
             introspect: false,
             access_token_ttl: None,
             created_at: 0,
+            ..Client::default()
         }
     }
 

@@ -1,8 +1,12 @@
 //! Grant decisions: pure functions from a verified client and a parsed request to an
 //! [`Issue`], the description of the token to mint. One module per grant.
 
+pub mod authorization_code;
 pub mod client_credentials;
+pub mod password;
+pub mod refresh_token;
 
+use crate::client::Client;
 use crate::scope::ScopeSet;
 use crate::token::{AccessTokenClaims, Audience, TokenFormat};
 
@@ -56,5 +60,15 @@ impl Issue {
     /// Lifetime in seconds (`expires_in`).
     pub fn expires_in(&self) -> i64 {
         self.expires_at - self.issued_at
+    }
+}
+
+/// `aud` for a token: the requested resources (already checked against the client's
+/// audiences), else the client's first audience, else the issuer.
+pub fn audience_for(client: &Client, resources: &[String], policy: &Policy<'_>) -> Vec<String> {
+    if resources.is_empty() {
+        vec![client.audiences.first().cloned().unwrap_or_else(|| policy.issuer.to_owned())]
+    } else {
+        resources.to_vec()
     }
 }

@@ -1,5 +1,6 @@
 //! HTTP routes. Handlers are thin: extract, call a service, answer.
 
+mod authorize;
 mod discovery;
 mod health;
 mod oauth;
@@ -9,7 +10,7 @@ use axum::extract::{MatchedPath, State};
 use axum::http::{HeaderValue, Request, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 
 use crate::state::AppState;
 
@@ -23,6 +24,8 @@ pub mod paths {
     pub const REVOKE: &str = "/revoke";
     /// JWK Set.
     pub const JWKS: &str = "/.well-known/jwks.json";
+    /// Authorization endpoint.
+    pub const AUTHORIZE: &str = "/authorize";
 }
 
 /// The application router.
@@ -31,6 +34,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route(paths::TOKEN, any(oauth::post_token))
         .route(paths::INTROSPECT, any(oauth::post_introspect))
         .route(paths::REVOKE, any(oauth::post_revoke))
+        .route(paths::AUTHORIZE, get(authorize::get_authorize))
+        .route("/authorize/login", post(authorize::post_login))
+        .route("/authorize/resume", get(authorize::get_resume))
+        .route("/authorize/consent", post(authorize::post_consent))
         .route("/.well-known/oauth-authorization-server", get(discovery::get_metadata))
         .route("/.well-known/openid-configuration", get(discovery::get_metadata))
         .route(paths::JWKS, get(discovery::get_jwks))

@@ -10,11 +10,18 @@ async fn metadata_lists_absolute_endpoints_under_the_issuer() {
         let url = meta[key].as_str().unwrap_or_else(|| panic!("{key} missing"));
         assert!(url.starts_with(&s.base) && url.len() > s.base.len(), "{key}: {url}");
     }
-    assert_eq!(meta["grant_types_supported"], serde_json::json!(["client_credentials"]));
+    assert_eq!(
+        meta["grant_types_supported"],
+        serde_json::json!(["authorization_code", "client_credentials", "refresh_token", "password"])
+    );
     assert_eq!(
         meta["token_endpoint_auth_methods_supported"],
-        serde_json::json!(["client_secret_basic", "client_secret_post"])
+        serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
     );
+    assert!(meta["authorization_endpoint"].as_str().unwrap().starts_with(&s.base));
+    assert_eq!(meta["response_types_supported"], serde_json::json!(["code"]));
+    assert_eq!(meta["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    assert_eq!(meta["authorization_response_iss_parameter_supported"], true);
     let scopes: Vec<&str> = meta["scopes_supported"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert!(scopes.contains(&"items:read") && scopes.contains(&"items:write"), "{scopes:?}");
     let oidc: serde_json::Value =

@@ -50,6 +50,9 @@ pub const SVC_SECRET: &str = "svc-secret-0123456789";
 pub const POST_SECRET: &str = "post-secret-0123456789";
 pub const RS_SECRET: &str = "rs-secret-0123456789abc";
 pub const OTHER_SECRET: &str = "other-secret-0123456789";
+pub const APP_SECRET: &str = "app-secret-0123456789";
+pub const ALICE_PASSWORD: &str = "alice-password-1";
+pub const BOB_PASSWORD: &str = "bob-password-1";
 
 /// A config with four clients: `svc` (Basic, JWT), `post` (body auth, opaque),
 /// `rs` (a resource server that may introspect anything), `other` (no grant).
@@ -95,6 +98,53 @@ introspect = true
 client_id = "other"
 client_secret = "{OTHER_SECRET}"
 grant_types = []
+
+[[clients]]
+client_id = "app"
+client_secret = "{APP_SECRET}"
+name = "Example App"
+grant_types = ["authorization_code", "refresh_token"]
+scopes = ["profile", "items:read", "items:write"]
+redirect_uris = ["https://app.example/cb", "http://127.0.0.1:7777/cb"]
+audiences = ["https://api.example"]
+
+[[clients]]
+client_id = "native"
+token_endpoint_auth_method = "none"
+name = "Native App"
+grant_types = ["authorization_code", "refresh_token"]
+scopes = ["profile"]
+redirect_uris = ["http://127.0.0.1:7777/cb"]
+access_token_format = "opaque"
+
+[[clients]]
+client_id = "first-party"
+client_secret = "{APP_SECRET}"
+name = "First Party"
+grant_types = ["authorization_code"]
+scopes = ["profile"]
+redirect_uris = ["https://first.example/cb"]
+skip_consent = true
+require_pkce = false
+
+[[clients]]
+client_id = "pw"
+client_secret = "{APP_SECRET}"
+grant_types = ["password", "refresh_token"]
+scopes = ["profile", "items:read"]
+
+[[users]]
+username = "alice"
+password = "{ALICE_PASSWORD}"
+email = "alice@example.com"
+
+[[users]]
+username = "bob"
+password = "{BOB_PASSWORD}"
+
+[scope_descriptions]
+profile = "See your profile"
+"items:read" = "Read your items"
 
 [[clients]]
 client_id = "short-jwt"

@@ -164,7 +164,13 @@ where
     };
     let audiences: Vec<String> =
         serde_json::from_str(&row.try_get::<String, _>("audiences")?).map_err(|_| corrupt("audiences"))?;
+    let redirect_uris: Vec<String> =
+        serde_json::from_str(&row.try_get::<String, _>("redirect_uris")?).map_err(|_| corrupt("redirect_uris"))?;
     Ok(Client {
+        name: row.try_get("name")?,
+        redirect_uris,
+        skip_consent: row.try_get::<i64, _>("skip_consent")? != 0,
+        require_pkce: row.try_get::<i64, _>("require_pkce")? != 0,
         secret_hash: row.try_get("secret_hash")?,
         grant_types,
         scopes,
@@ -183,6 +189,7 @@ where
     R: Row,
     for<'a> &'a str: sqlx::ColumnIndex<R>,
     for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database>,
     for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
     for<'a> Option<i64>: sqlx::Decode<'a, R::Database>,
     for<'a> Vec<u8>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
@@ -200,7 +207,51 @@ where
         issued_at: row.try_get("issued_at")?,
         expires_at: row.try_get("expires_at")?,
         revoked_at: row.try_get("revoked_at")?,
+        jwt: row.try_get::<i64, _>("jwt")? != 0,
+        username: row.try_get("username")?,
     })
+}
+
+const INSERT_ACCESS_TOKEN: &str = "INSERT INTO access_tokens (token_hash, jti, grant_id, client_id, subject, \
+     scope, audience, issued_at, expires_at, revoked_at, jwt, username) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+
+/// Bind an [`AccessTokenRecord`] to [`INSERT_ACCESS_TOKEN`]; evaluates to a `Result`.
+macro_rules! bind_access_token {
+    ($q:expr, $t:expr) => {
+        serde_json::to_string(&$t.audience).map_err(|e| StoreError::Corrupt(e.to_string())).map(|audience| {
+            $q.bind(&$t.token_hash)
+                .bind(&$t.jti)
+                .bind(&$t.grant_id)
+                .bind(&$t.client_id)
+                .bind(&$t.subject)
+                .bind(&$t.scope)
+                .bind(audience)
+                .bind($t.issued_at)
+                .bind($t.expires_at)
+                .bind($t.revoked_at)
+                .bind(i64::from($t.jwt))
+                .bind(&$t.username)
+        })
+    };
+}
+
+/// An INSERT of a [`crate::RefreshRecord`], ready to execute.
+macro_rules! insert_refresh {
+    ($r:expr) => {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, scope, issued_at, expires_at, used_at, \
+             revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&$r.token_hash)
+        .bind(&$r.grant_id)
+        .bind(&$r.client_id)
+        .bind(&$r.scope)
+        .bind($r.issued_at)
+        .bind($r.expires_at)
+        .bind($r.used_at)
+        .bind($r.revoked_at)
+    };
 }
 
 /// `SELECT <every client column> FROM clients <tail>`, as a `&'static str`.
@@ -208,7 +259,7 @@ macro_rules! select_clients {
     ($tail:literal) => {
         concat!(
             "SELECT id, secret_hash, grant_types, scopes, auth_method, token_format, audiences, introspect, ",
-            "access_token_ttl, created_at FROM clients ",
+            "access_token_ttl, created_at, name, redirect_uris, skip_consent, require_pkce FROM clients ",
             $tail
         )
     };
@@ -226,6 +277,10 @@ macro_rules! bind_client {
             .bind(i64::from($c.introspect))
             .bind($c.access_token_ttl)
             .bind($now)
+            .bind(&$c.name)
+            .bind(serde_json::to_string(&$c.redirect_uris).unwrap_or_else(|_| "[]".into()))
+            .bind(i64::from($c.skip_consent))
+            .bind(i64::from($c.require_pkce))
     };
 }
 
@@ -254,8 +309,8 @@ impl Store for SqlStore {
 
     async fn insert_client(&self, client: &Client, now: i64) -> StoreResult<()> {
         const Q: &str = "INSERT INTO clients (id, secret_hash, grant_types, scopes, auth_method, token_format, \
-             audiences, introspect, access_token_ttl, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)";
+             audiences, introspect, access_token_ttl, created_at, updated_at, name, redirect_uris, skip_consent, \
+             require_pkce) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14)";
         on_pool!(self, |p| bind_client!(sqlx::query(Q), client, now).execute(p).await.map(|r| r.rows_affected()))
             .map_err(|e| match StoreError::from(e) {
                 StoreError::Conflict(_) => StoreError::Conflict(format!("client {}", client.id)),
@@ -266,9 +321,11 @@ impl Store for SqlStore {
 
     async fn upsert_client(&self, client: &Client, now: i64) -> StoreResult<()> {
         const Q: &str = "INSERT INTO clients (id, secret_hash, grant_types, scopes, auth_method, token_format, \
-             audiences, introspect, access_token_ttl, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
-             ON CONFLICT (id) DO UPDATE SET secret_hash = excluded.secret_hash, \
+             audiences, introspect, access_token_ttl, created_at, updated_at, name, redirect_uris, skip_consent, \
+             require_pkce) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14) \
+             ON CONFLICT (id) DO UPDATE SET secret_hash = excluded.secret_hash, name = excluded.name, \
+             redirect_uris = excluded.redirect_uris, skip_consent = excluded.skip_consent, \
+             require_pkce = excluded.require_pkce, \
              grant_types = excluded.grant_types, scopes = excluded.scopes, auth_method = excluded.auth_method, \
              token_format = excluded.token_format, audiences = excluded.audiences, \
              introspect = excluded.introspect, access_token_ttl = excluded.access_token_ttl, \
@@ -300,20 +357,7 @@ impl Store for SqlStore {
     }
 
     async fn put_access_token(&self, t: &AccessTokenRecord) -> StoreResult<()> {
-        const Q: &str = "INSERT INTO access_tokens (token_hash, jti, grant_id, client_id, subject, scope, audience, \
-             issued_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
-        let audience = serde_json::to_string(&t.audience).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        on_pool!(self, |p| sqlx::query(Q)
-            .bind(&t.token_hash)
-            .bind(&t.jti)
-            .bind(&t.grant_id)
-            .bind(&t.client_id)
-            .bind(&t.subject)
-            .bind(&t.scope)
-            .bind(&audience)
-            .bind(t.issued_at)
-            .bind(t.expires_at)
-            .bind(t.revoked_at)
+        on_pool!(self, |p| bind_access_token!(sqlx::query(INSERT_ACCESS_TOKEN), t)?
             .execute(p)
             .await
             .map(|r| r.rows_affected()))?;
@@ -322,7 +366,7 @@ impl Store for SqlStore {
 
     async fn access_token(&self, token_hash: &[u8]) -> StoreResult<Option<AccessTokenRecord>> {
         const Q: &str = "SELECT token_hash, jti, grant_id, client_id, subject, scope, audience, issued_at, \
-             expires_at, revoked_at FROM access_tokens WHERE token_hash = $1";
+             expires_at, revoked_at, jwt, username FROM access_tokens WHERE token_hash = $1";
         on_pool!(self, |p| {
             let row = sqlx::query(Q).bind(token_hash).fetch_optional(p).await?;
             row.as_ref().map(token_from_row).transpose()
@@ -396,14 +440,27 @@ impl Store for SqlStore {
     }
 
     async fn delete_expired(&self, now: i64, batch: i64) -> StoreResult<u64> {
-        const TOKENS: &str = "DELETE FROM access_tokens WHERE token_hash IN \
-             (SELECT token_hash FROM access_tokens WHERE expires_at < $1 LIMIT $2)";
-        const JTIS: &str =
-            "DELETE FROM revoked_jtis WHERE jti IN (SELECT jti FROM revoked_jtis WHERE expires_at < $1 LIMIT $2)";
-        on_pool!(self, |p| {
-            let a = sqlx::query(TOKENS).bind(now).bind(batch).execute(p).await?.rows_affected();
-            let b = sqlx::query(JTIS).bind(now).bind(batch).execute(p).await?.rows_affected();
-            Ok(a + b)
-        })
+        // One statement per table, each bounded by `batch` rows.
+        const STATEMENTS: &[&str] = &[
+            "DELETE FROM access_tokens WHERE token_hash IN \
+             (SELECT token_hash FROM access_tokens WHERE expires_at < $1 LIMIT $2)",
+            "DELETE FROM revoked_jtis WHERE jti IN (SELECT jti FROM revoked_jtis WHERE expires_at < $1 LIMIT $2)",
+            "DELETE FROM refresh_tokens WHERE token_hash IN \
+             (SELECT token_hash FROM refresh_tokens WHERE expires_at < $1 LIMIT $2)",
+            "DELETE FROM authorization_codes WHERE code_hash IN \
+             (SELECT code_hash FROM authorization_codes WHERE expires_at < $1 LIMIT $2)",
+            "DELETE FROM auth_requests WHERE id_hash IN (SELECT id_hash FROM auth_requests WHERE expires_at < $1 LIMIT $2)",
+            "DELETE FROM sessions WHERE id_hash IN (SELECT id_hash FROM sessions WHERE expires_at < $1 LIMIT $2)",
+            "DELETE FROM grants WHERE id IN (SELECT id FROM grants WHERE expires_at < $1 LIMIT $2)",
+        ];
+        let mut total = 0;
+        for q in STATEMENTS {
+            total +=
+                on_pool!(self, |p| sqlx::query(*q).bind(now).bind(batch).execute(p).await.map(|r| r.rows_affected()))?;
+        }
+        Ok(total)
     }
 }
+
+// After the macros it uses (macro_rules! are scoped textually).
+mod users;

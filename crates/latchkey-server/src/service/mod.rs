@@ -14,8 +14,18 @@ use latchkey_core::token::{
 use latchkey_core::token_request::TokenRequest;
 use latchkey_store::AccessTokenRecord;
 
+use crate::error::ErrorResponse;
 use crate::extract::OAuthRequest;
 use crate::state::{AppState, now};
+
+pub mod passwords;
+mod user_grants;
+
+pub use user_grants::{CODE_PREFIX, REFRESH_PREFIX};
+
+fn now_secs() -> i64 {
+    now()
+}
 
 /// Longest token string we look at; anything longer cannot be ours.
 const MAX_TOKEN_LEN: usize = 8192;
@@ -27,33 +37,47 @@ pub async fn authenticate(state: &AppState, req: &OAuthRequest) -> Result<Client
     verify_client(client, &presented, &state.ctx.hasher)
 }
 
-/// `POST /token` (RFC 6749 §4.4, §5).
-pub async fn exchange(state: &AppState, req: OAuthRequest) -> Result<TokenResponse, OAuthError> {
+/// `POST /token` (RFC 6749 §4.1.3, §4.3, §4.4, §5, §6).
+pub async fn exchange(state: &AppState, req: OAuthRequest) -> Result<TokenResponse, ErrorResponse> {
     let result = exchange_inner(state, req).await;
     if let Err(e) = &result {
-        state.metrics.token_error(e.code.as_str());
+        state.metrics.token_error(e.code().as_str());
     }
     result
 }
 
-async fn exchange_inner(state: &AppState, req: OAuthRequest) -> Result<TokenResponse, OAuthError> {
+async fn exchange_inner(state: &AppState, req: OAuthRequest) -> Result<TokenResponse, ErrorResponse> {
     let client = authenticate(state, &req).await?;
-    let now = now();
-    let (grant_name, issue) = match TokenRequest::parse(&req.form)? {
-        TokenRequest::ClientCredentials { scope, resources } => (
-            "client_credentials",
-            grant::client_credentials::decide(&client, scope.as_ref(), &resources, &state.policy(), now)?,
-        ),
+    let (grant_name, response) = match TokenRequest::parse(&req.form)? {
+        TokenRequest::ClientCredentials { scope, resources } => {
+            let issue = grant::client_credentials::decide(&client, scope.as_ref(), &resources, &state.policy(), now())?;
+            let access_token = mint(state, &issue).await?;
+            let response = TokenResponse {
+                access_token,
+                token_type: "Bearer".into(),
+                expires_in: issue.expires_in(),
+                scope: issue.scope.to_string(),
+                refresh_token: None,
+            };
+            ("client_credentials", response)
+        }
+        TokenRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
+            let r = user_grants::code(state, &client, &code, redirect_uri.as_deref(), code_verifier.as_deref()).await?;
+            ("authorization_code", r)
+        }
+        TokenRequest::RefreshToken { refresh_token, scope } => {
+            ("refresh_token", user_grants::refresh(state, &client, &refresh_token, scope.as_ref()).await?)
+        }
+        TokenRequest::Password { username, password, scope, resources } => {
+            let r =
+                user_grants::password(state, &client, &req, &username, &password, scope.as_ref(), &resources).await?;
+            ("password", r)
+        }
     };
-    let access_token = mint(state, &issue).await?;
-    state.metrics.token_issued(grant_name, issue.format.as_str());
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer".into(),
-        expires_in: issue.expires_in(),
-        scope: issue.scope.to_string(),
-        refresh_token: None,
-    })
+    let format =
+        if response.access_token.starts_with(latchkey_core::token::OPAQUE_ACCESS_PREFIX) { "opaque" } else { "jwt" };
+    state.metrics.token_issued(grant_name, format);
+    Ok(response)
 }
 
 /// Create the access token an [`Issue`] describes; an opaque token is returned only
@@ -78,6 +102,8 @@ async fn mint(state: &AppState, issue: &Issue) -> Result<String, OAuthError> {
                 issued_at: issue.issued_at,
                 expires_at: issue.expires_at,
                 revoked_at: None,
+                jwt: false,
+                username: None,
             };
             state.store().put_access_token(&record).await?;
             Ok(token)
@@ -112,7 +138,56 @@ pub async fn resolve(state: &AppState, token: &str) -> Result<Option<AccessToken
         TokenShape::Unknown => return Ok(None),
     };
     let client = state.client(&claims.client_id).await?;
-    Ok(is_live(&claims, client.as_ref(), now).then_some(claims))
+    if !is_live(&claims, client.as_ref(), now) {
+        return Ok(None);
+    }
+    user_claims(state, claims).await
+}
+
+/// A token for a user is live only while the user exists (and existed when it was
+/// issued); introspection also tells the username.
+async fn user_claims(state: &AppState, mut claims: AccessTokenClaims) -> Result<Option<AccessTokenClaims>, OAuthError> {
+    if !latchkey_core::user::is_user_sub(&claims.sub) {
+        return Ok(Some(claims));
+    }
+    match state.store().user(&claims.sub).await? {
+        Some(u) if u.created_at <= claims.iat => {
+            claims.username = Some(u.username);
+            Ok(Some(claims))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Introspection of a refresh token (RFC 7662 §2.2 with `token_type: refresh_token`).
+async fn refresh_introspection(state: &AppState, caller: &Client, token: &str) -> Result<Introspection, OAuthError> {
+    let now = now();
+    let Some((r, g)) = state.store().refresh_token(&token_hash(token)).await? else {
+        return Ok(Introspection::inactive());
+    };
+    let live = r.used_at.is_none() && r.revoked_at.is_none() && g.revoked_at.is_none() && r.expires_at > now;
+    if !live || !may_introspect(caller, &r.client_id) {
+        return Ok(Introspection::inactive());
+    }
+    let Some(user) = state.store().user(&g.user_id).await?.filter(|u| u.created_at <= g.created_at) else {
+        return Ok(Introspection::inactive());
+    };
+    let mut out = Introspection::active(AccessTokenClaims {
+        iss: state.issuer.to_string(),
+        sub: g.user_id,
+        aud: latchkey_core::token::Audience::One(state.issuer.to_string()),
+        exp: r.expires_at,
+        iat: r.issued_at,
+        nbf: None,
+        jti: String::new(),
+        client_id: r.client_id,
+        scope: r.scope,
+        username: Some(user.username),
+    });
+    out.token_type = Some("refresh_token".into());
+    out.aud = None;
+    out.jti = None;
+    Ok(out)
 }
 
 /// `POST /introspect` (RFC 7662).
@@ -120,9 +195,13 @@ pub async fn introspect(state: &AppState, req: OAuthRequest) -> Result<Introspec
     let caller = authenticate(state, &req).await?;
     req.form.verify_no_repeats(&[])?;
     let token = req.form.required("token")?;
-    let result = match resolve(state, token).await? {
-        Some(claims) if may_introspect(&caller, &claims.client_id) => Introspection::active(claims),
-        _ => Introspection::inactive(),
+    let result = if token.starts_with(REFRESH_PREFIX) {
+        refresh_introspection(state, &caller, token).await?
+    } else {
+        match resolve(state, token).await? {
+            Some(claims) if may_introspect(&caller, &claims.client_id) => Introspection::active(claims),
+            _ => Introspection::inactive(),
+        }
     };
     state.metrics.introspection(result.active);
     Ok(result)
@@ -136,6 +215,17 @@ pub async fn revoke(state: &AppState, req: OAuthRequest) -> Result<(), OAuthErro
     req.form.verify_no_repeats(&[])?;
     let token = req.form.required("token")?;
     if token.len() > MAX_TOKEN_LEN {
+        return Ok(());
+    }
+    if token.starts_with(REFRESH_PREFIX) {
+        // RFC 7009 §2.1: revoking a refresh token revokes its family's access tokens.
+        let hash = token_hash(token);
+        if let Some((r, _)) = state.store().refresh_token(&hash).await?
+            && may_revoke(&caller, &r.client_id)
+        {
+            state.store().revoke_grant(&r.grant_id, now()).await?;
+            state.metrics.revocation();
+        }
         return Ok(());
     }
     match token_shape(token) {

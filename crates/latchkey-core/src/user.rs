@@ -1,0 +1,92 @@
+//! Resource owners: their opaque subjects and argon2id password hashes.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::Engine;
+
+use crate::secret::random_bytes;
+
+/// Prefix of user subjects. Client ids may not start with it, so `sub` never collides.
+pub const USER_SUB_PREFIX: &str = "usr_";
+
+/// A user as the protocol logic sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Opaque, stable subject: never the username, never a client id.
+    pub id: String,
+    /// Login name.
+    pub username: String,
+    /// E-mail, optional.
+    pub email: Option<String>,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Created at; tokens issued before are not this user's (a re-created user with
+    /// the same name gets a new subject anyway).
+    pub created_at: i64,
+}
+
+/// A new user subject: `usr_` and 128 random bits.
+pub fn new_user_id() -> String {
+    format!("{USER_SUB_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<16>()))
+}
+
+/// Whether a `sub` names a user (rather than a client).
+pub fn is_user_sub(sub: &str) -> bool {
+    sub.starts_with(USER_SUB_PREFIX)
+}
+
+/// Usernames: 1-64 printable ASCII characters, no spaces.
+pub fn is_valid_username(u: &str) -> bool {
+    !u.is_empty() && u.len() <= 64 && u.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// argon2id with the OWASP parameters (m = 19 MiB, t = 2, p = 1).
+fn argon2() -> Argon2<'static> {
+    #[allow(clippy::expect_used)] // constant, valid parameters
+    let params = Params::new(19 * 1024, 2, 1, None).expect("valid argon2 parameters");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hash a password (slow by design: run it off the async executor).
+pub fn hash_password(password: &str) -> String {
+    let salt_bytes = random_bytes::<16>();
+    #[allow(clippy::expect_used)] // 16 bytes is a valid salt length
+    let salt = SaltString::encode_b64(&salt_bytes).expect("salt");
+    #[allow(clippy::expect_used)] // only fails on invalid parameters, which are constant
+    argon2().hash_password(password.as_bytes(), &salt).expect("argon2 hash").to_string()
+}
+
+/// Verify a password against a PHC string, in constant time for a given hash.
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    match PasswordHash::new(phc) {
+        Ok(hash) => argon2().verify_password(password.as_bytes(), &hash).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// A hash of a random password, verified when a username is unknown so that an unknown
+/// user costs the same time as a wrong password (no user enumeration by timing).
+pub fn dummy_password_hash() -> String {
+    hash_password(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<16>()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_hash_round_trip_with_owasp_argon2id() {
+        let h = hash_password("correct horse");
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("correct horsE", &h));
+        assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn user_subjects_are_opaque_and_namespaced() {
+        let a = new_user_id();
+        assert!(is_user_sub(&a) && a != new_user_id());
+        assert!(!crate::client::is_valid_client_id(&a));
+    }
+}

@@ -1,0 +1,246 @@
+//! Grants that act for a user: authorization code, refresh token, password. Each
+//! produces a grant (a token family) so that revoking one revokes all it issued.
+
+use latchkey_core::ErrorCode;
+use latchkey_core::OAuthError;
+use latchkey_core::client::Client;
+use latchkey_core::grant::authorization_code::{CodeGrant, issues_refresh_token};
+use latchkey_core::grant::refresh_token::RefreshGrant;
+use latchkey_core::grant::{self, Issue};
+use latchkey_core::scope::ScopeSet;
+use latchkey_core::secret::{Secret, random_token, token_hash};
+use latchkey_core::token::{TokenFormat, TokenResponse, new_jti, new_opaque_access_token};
+use latchkey_core::user::User;
+use latchkey_store::{AccessTokenRecord, GrantRecord, RefreshRecord, Rotation, TakeCode};
+
+use super::now_secs;
+use crate::error::ErrorResponse;
+use crate::extract::OAuthRequest;
+use crate::state::AppState;
+
+/// Prefix of refresh tokens (recognisable by secret scanners).
+pub const REFRESH_PREFIX: &str = "lk_rt_";
+/// Prefix of authorization codes.
+pub const CODE_PREFIX: &str = "lk_ac_";
+
+fn invalid_grant(d: &'static str) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidGrant, d)
+}
+
+/// The row that stands for an access token issued under a grant. A JWT is recorded by
+/// its `jti` so that revoking the grant can revoke it.
+fn access_record(
+    state: &AppState,
+    issue: &Issue,
+    grant_id: &str,
+    username: &str,
+) -> Result<(String, AccessTokenRecord), OAuthError> {
+    let jti = new_jti();
+    let (token, hash, jwt) = match issue.format {
+        TokenFormat::Jwt => {
+            let mut claims = issue.claims(&state.issuer, jti.clone());
+            claims.username = None;
+            let token = state.keys.snapshot().signer.sign_jwt(&claims).map_err(OAuthError::server_error)?;
+            (token, token_hash(&format!("jwt:{jti}")), true)
+        }
+        TokenFormat::Opaque => {
+            let token = new_opaque_access_token();
+            let hash = token_hash(&token);
+            (token, hash, false)
+        }
+    };
+    let record = AccessTokenRecord {
+        token_hash: hash,
+        jti,
+        grant_id: grant_id.to_owned(),
+        client_id: issue.client_id.clone(),
+        subject: issue.subject.clone(),
+        scope: issue.scope.to_string(),
+        audience: issue.audience.clone(),
+        issued_at: issue.issued_at,
+        expires_at: issue.expires_at,
+        revoked_at: None,
+        jwt,
+        username: Some(username.to_owned()),
+    };
+    Ok((token, record))
+}
+
+fn refresh_record(grant_id: &str, client_id: &str, scope: &str, now: i64, expires_at: i64) -> (String, RefreshRecord) {
+    let token = random_token(REFRESH_PREFIX);
+    let record = RefreshRecord {
+        token_hash: token_hash(&token),
+        grant_id: grant_id.to_owned(),
+        client_id: client_id.to_owned(),
+        scope: scope.to_owned(),
+        issued_at: now,
+        expires_at,
+        used_at: None,
+        revoked_at: None,
+    };
+    (token, record)
+}
+
+fn response(access: String, issue: &Issue, refresh: Option<String>) -> TokenResponse {
+    TokenResponse {
+        access_token: access,
+        token_type: "Bearer".into(),
+        expires_in: issue.expires_in(),
+        scope: issue.scope.to_string(),
+        refresh_token: refresh,
+    }
+}
+
+/// Start a new grant for `user` with its first tokens.
+async fn start_grant(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+    grant_id: String,
+    issue: &Issue,
+    resources: &[String],
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
+    let family_expires = now + state.ctx.config.refresh_token_ttl.as_secs() as i64;
+    let (access, access_row) = access_record(state, issue, &grant_id, &user.username)?;
+    let refresh = issues_refresh_token(client)
+        .then(|| refresh_record(&grant_id, &client.id, &issue.scope.to_string(), now, family_expires));
+    let grant = GrantRecord {
+        id: grant_id,
+        client_id: client.id.clone(),
+        user_id: user.id.clone(),
+        scope: issue.scope.to_string(),
+        resources: resources.to_vec(),
+        created_at: now,
+        expires_at: family_expires.max(issue.expires_at),
+        revoked_at: None,
+    };
+    state.store().put_grant(&grant, &access_row, refresh.as_ref().map(|r| &r.1)).await?;
+    Ok(response(access, issue, refresh.map(|r| r.0)))
+}
+
+/// A user that still exists and existed when the grant was made.
+async fn live_user(state: &AppState, user_id: &str, since: i64) -> Result<User, OAuthError> {
+    match state.store().user(user_id).await? {
+        Some(u) if u.created_at <= since => Ok(u),
+        _ => Err(invalid_grant("the resource owner no longer exists")),
+    }
+}
+
+/// `grant_type=authorization_code`.
+pub(super) async fn code(
+    state: &AppState,
+    client: &Client,
+    code: &Secret<String>,
+    redirect_uri: Option<&str>,
+    verifier: Option<&str>,
+) -> Result<TokenResponse, OAuthError> {
+    // Refuse a client that may not use the grant before its request can burn a code.
+    if !client.allows_grant(latchkey_core::client::GrantType::AuthorizationCode) {
+        return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "client is not registered for this grant"));
+    }
+    let now = now_secs();
+    let taken = state.store().take_code(&token_hash(code.expose()), now).await?;
+    let record = match taken {
+        TakeCode::Taken(r) => r,
+        TakeCode::Replayed { grant_id } => {
+            // RFC 9700 §4.2.4: a second redemption revokes what the first one issued.
+            tracing::warn!(client = %client.id, "authorization code replayed; revoking its grant");
+            state.store().revoke_grant(&grant_id, now).await?;
+            return Err(invalid_grant("the authorization code was already used"));
+        }
+        TakeCode::Unknown => return Err(invalid_grant("unknown authorization code")),
+    };
+    let scope = ScopeSet::parse(&record.scope)?;
+    let code_grant = CodeGrant {
+        grant_id: record.grant_id.clone(),
+        client_id: record.client_id.clone(),
+        user_id: record.user_id.clone(),
+        redirect_uri: record.redirect_uri.clone(),
+        scope,
+        resources: record.resources.clone(),
+        code_challenge: record.code_challenge.clone(),
+        expires_at: record.expires_at,
+    };
+    let issue = grant::authorization_code::decide(client, &code_grant, redirect_uri, verifier, &state.policy(), now)?;
+    let user = live_user(state, &record.user_id, record.created_at).await?;
+    start_grant(state, client, &user, record.grant_id, &issue, &record.resources, now).await
+}
+
+/// `grant_type=refresh_token`: rotate on every use; a reused token revokes the family.
+pub(super) async fn refresh(
+    state: &AppState,
+    client: &Client,
+    token: &Secret<String>,
+    scope: Option<&ScopeSet>,
+) -> Result<TokenResponse, OAuthError> {
+    if !client.allows_grant(latchkey_core::client::GrantType::RefreshToken) {
+        return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "client is not registered for refresh tokens"));
+    }
+    let now = now_secs();
+    let hash = token_hash(token.expose());
+    let Some((old, grant)) = state.store().refresh_token(&hash).await? else {
+        return Err(invalid_grant("unknown refresh token"));
+    };
+    if grant.client_id != client.id {
+        // Another client's token: refuse without touching the family (RFC 9700 §4.14.2).
+        return Err(invalid_grant("the refresh token was issued to another client"));
+    }
+    if old.revoked_at.is_some() || grant.revoked_at.is_some() {
+        return Err(invalid_grant("the refresh token was revoked"));
+    }
+    if let Some(used_at) = old.used_at {
+        let grace = state.ctx.config.refresh_reuse_grace.as_secs() as i64;
+        if grace > 0 && now - used_at <= grace {
+            // Within the grace window a lost response is not treated as theft: the
+            // family stays, the client is told to use the newer token.
+            return Err(invalid_grant("the refresh token was already rotated"));
+        }
+        tracing::warn!(client = %client.id, "refresh token reused; revoking its family");
+        state.store().revoke_grant(&grant.id, now).await?;
+        return Err(invalid_grant("the refresh token was already used"));
+    }
+    let family = RefreshGrant {
+        grant_id: grant.id.clone(),
+        client_id: grant.client_id.clone(),
+        user_id: grant.user_id.clone(),
+        scope: ScopeSet::parse(&grant.scope)?,
+        resources: grant.resources.clone(),
+        expires_at: old.expires_at.min(grant.expires_at),
+    };
+    let issue = grant::refresh_token::decide(client, &family, scope, &state.policy(), now)?;
+    let user = live_user(state, &grant.user_id, grant.created_at).await?;
+    let (access, access_row) = access_record(state, &issue, &grant.id, &user.username)?;
+    let (new_refresh, new_row) = refresh_record(&grant.id, &client.id, &grant.scope, now, family.expires_at);
+    match state.store().rotate_refresh(&hash, &new_row, &access_row, now).await? {
+        Rotation::Rotated => Ok(response(access, &issue, Some(new_refresh))),
+        Rotation::Reused { grant_id } => {
+            // Lost a race with another use of the same token: indistinguishable from replay.
+            state.store().revoke_grant(&grant_id, now).await?;
+            Err(invalid_grant("the refresh token was already used"))
+        }
+        Rotation::Unknown => Err(invalid_grant("unknown refresh token")),
+    }
+}
+
+/// `grant_type=password`.
+pub(super) async fn password(
+    state: &AppState,
+    client: &Client,
+    req: &OAuthRequest,
+    username: &str,
+    password: &Secret<String>,
+    scope: Option<&ScopeSet>,
+    resources: &[String],
+) -> Result<TokenResponse, ErrorResponse> {
+    grant::password::verify_client_allowed(client)?;
+    let user = state.store().user_by_name(username).await.map_err(OAuthError::from)?;
+    if let Err(refused) = state.passwords.verify(username, user.as_ref(), password.expose(), req.client_ip).await {
+        state.metrics.login_failure();
+        return Err(ErrorResponse::refused(refused));
+    }
+    let Some(user) = user else { return Err(invalid_grant("the username or password is incorrect").into()) };
+    let now = now_secs();
+    let issue = grant::password::decide(client, &user.id, scope, resources, &state.policy(), now)?;
+    Ok(start_grant(state, client, &user, new_jti(), &issue, resources, now).await?)
+}

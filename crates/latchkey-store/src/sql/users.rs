@@ -1,0 +1,449 @@
+//! [`UserStore`] for [`SqlStore`]: users, sessions, authorization requests and codes,
+//! consents, grants and refresh tokens. Rows are read as tuples, which decode the same
+//! way on every backend.
+
+use async_trait::async_trait;
+use latchkey_core::user::User;
+
+use super::{INSERT_ACCESS_TOKEN, Pool, SqlStore};
+use crate::{
+    AccessTokenRecord, AuthRequestRecord, CodeRecord, Consent, GrantRecord, RefreshRecord, Rotation, Session,
+    StoreError, StoreResult, TakeCode, UserStore,
+};
+
+type UserRow = (String, String, Option<String>, String, i64);
+
+fn user_from(r: UserRow) -> User {
+    User { id: r.0, username: r.1, email: r.2, password_hash: r.3, created_at: r.4 }
+}
+
+fn json_list(s: &str) -> StoreResult<Vec<String>> {
+    serde_json::from_str(s).map_err(|_| StoreError::Corrupt("JSON list".into()))
+}
+
+fn to_json(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+/// Statements that revoke a grant's family, each binding `$1 = now, $2 = grant id`.
+const REVOKE_FAMILY: &[&str] = &[
+    "UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+    "UPDATE refresh_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
+    "INSERT INTO revoked_jtis (jti, client_id, expires_at) SELECT jti, client_id, expires_at FROM access_tokens \
+     WHERE grant_id = $2 AND jwt = 1 AND $1 = $1 ON CONFLICT (jti) DO NOTHING",
+    "UPDATE access_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
+];
+
+/// Revoke the family of `$grant` at `$now` inside the transaction `$tx`.
+macro_rules! revoke_family {
+    ($tx:expr, $grant:expr, $now:expr) => {{
+        for q in REVOKE_FAMILY {
+            sqlx::query(*q).bind($now).bind($grant).execute(&mut *$tx).await?;
+        }
+    }};
+}
+
+#[async_trait]
+impl UserStore for SqlStore {
+    async fn user(&self, id: &str) -> StoreResult<Option<User>> {
+        const Q: &str = "SELECT id, username, email, password_hash, created_at FROM users WHERE id = $1";
+        let row: Option<UserRow> = on_pool!(self, |p| sqlx::query_as(Q).bind(id).fetch_optional(p).await)?;
+        Ok(row.map(user_from))
+    }
+
+    async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
+        const Q: &str = "SELECT id, username, email, password_hash, created_at FROM users WHERE username = $1";
+        let row: Option<UserRow> = on_pool!(self, |p| sqlx::query_as(Q).bind(username).fetch_optional(p).await)?;
+        Ok(row.map(user_from))
+    }
+
+    async fn users(&self) -> StoreResult<Vec<User>> {
+        const Q: &str = "SELECT id, username, email, password_hash, created_at FROM users ORDER BY username";
+        let rows: Vec<UserRow> = on_pool!(self, |p| sqlx::query_as(Q).fetch_all(p).await)?;
+        Ok(rows.into_iter().map(user_from).collect())
+    }
+
+    async fn insert_user(&self, u: &User, now: i64) -> StoreResult<()> {
+        const Q: &str = "INSERT INTO users (id, username, email, password_hash, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)";
+        on_pool!(self, |p| sqlx::query(Q)
+            .bind(&u.id)
+            .bind(&u.username)
+            .bind(&u.email)
+            .bind(&u.password_hash)
+            .bind(u.created_at)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => StoreError::Conflict(format!("user {}", u.username)),
+            other => other,
+        })?;
+        Ok(())
+    }
+
+    async fn upsert_user(&self, u: &User, now: i64) -> StoreResult<()> {
+        const Q: &str = "INSERT INTO users (id, username, email, password_hash, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (username) DO UPDATE SET email = excluded.email, \
+             password_hash = excluded.password_hash, updated_at = excluded.updated_at";
+        on_pool!(self, |p| sqlx::query(Q)
+            .bind(&u.id)
+            .bind(&u.username)
+            .bind(&u.email)
+            .bind(&u.password_hash)
+            .bind(u.created_at)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    async fn delete_user(&self, username: &str, now: i64) -> StoreResult<Option<String>> {
+        on_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            let id: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE username = $1")
+                .bind(username)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some((id,)) = id else { return Ok(None) };
+            let grants: Vec<(String,)> =
+                sqlx::query_as("SELECT id FROM grants WHERE user_id = $1 AND revoked_at IS NULL")
+                    .bind(&id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            for (g,) in &grants {
+                revoke_family!(tx, g, now);
+            }
+            for q in [
+                "DELETE FROM sessions WHERE user_id = $1",
+                "DELETE FROM consents WHERE user_id = $1",
+                "DELETE FROM users WHERE id = $1",
+            ] {
+                sqlx::query(q).bind(&id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(Some(id))
+        })
+    }
+
+    async fn put_session(&self, id_hash: &[u8], s: &Session, now: i64) -> StoreResult<()> {
+        const Q: &str = "INSERT INTO sessions (id_hash, user_id, authenticated_at, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id_hash) DO UPDATE SET user_id = excluded.user_id, \
+             authenticated_at = excluded.authenticated_at, expires_at = excluded.expires_at";
+        on_pool!(self, |p| sqlx::query(Q)
+            .bind(id_hash)
+            .bind(&s.user_id)
+            .bind(s.authenticated_at)
+            .bind(now)
+            .bind(s.expires_at)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    async fn session(&self, id_hash: &[u8], now: i64) -> StoreResult<Option<Session>> {
+        const Q: &str =
+            "SELECT user_id, authenticated_at, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2";
+        let row: Option<(Option<String>, Option<i64>, i64)> =
+            on_pool!(self, |p| sqlx::query_as(Q).bind(id_hash).bind(now).fetch_optional(p).await)?;
+        Ok(row.map(|r| Session { user_id: r.0, authenticated_at: r.1, expires_at: r.2 }))
+    }
+
+    async fn delete_session(&self, id_hash: &[u8]) -> StoreResult<()> {
+        const Q: &str = "DELETE FROM sessions WHERE id_hash = $1";
+        on_pool!(self, |p| sqlx::query(Q).bind(id_hash).execute(p).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    async fn put_auth_request(&self, r: &AuthRequestRecord) -> StoreResult<()> {
+        const Q: &str = "INSERT INTO auth_requests (id_hash, session_hash, csrf_hash, client_id, redirect_uri, \
+             redirect_given, scope, state, code_challenge, resources, prompt, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+        on_pool!(self, |p| sqlx::query(Q)
+            .bind(&r.id_hash)
+            .bind(&r.session_hash)
+            .bind(&r.csrf_hash)
+            .bind(&r.client_id)
+            .bind(&r.redirect_uri)
+            .bind(i64::from(r.redirect_given))
+            .bind(&r.scope)
+            .bind(&r.state)
+            .bind(&r.code_challenge)
+            .bind(to_json(&r.resources))
+            .bind(&r.prompt)
+            .bind(r.created_at)
+            .bind(r.expires_at)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    async fn auth_request(&self, id_hash: &[u8], now: i64) -> StoreResult<Option<AuthRequestRecord>> {
+        const Q: &str = "SELECT id_hash, session_hash, csrf_hash, client_id, redirect_uri, redirect_given, scope, \
+             state, code_challenge, resources, prompt, created_at, expires_at FROM auth_requests \
+             WHERE id_hash = $1 AND expires_at > $2 AND consumed_at IS NULL";
+        type Row = (
+            Vec<u8>,
+            Vec<u8>,
+            Vec<u8>,
+            String,
+            String,
+            i64,
+            String,
+            Option<String>,
+            Option<String>,
+            String,
+            String,
+            i64,
+            i64,
+        );
+        let row: Option<Row> = on_pool!(self, |p| sqlx::query_as(Q).bind(id_hash).bind(now).fetch_optional(p).await)?;
+        row.map(|r| {
+            Ok(AuthRequestRecord {
+                id_hash: r.0,
+                session_hash: r.1,
+                csrf_hash: r.2,
+                client_id: r.3,
+                redirect_uri: r.4,
+                redirect_given: r.5 != 0,
+                scope: r.6,
+                state: r.7,
+                code_challenge: r.8,
+                resources: json_list(&r.9)?,
+                prompt: r.10,
+                created_at: r.11,
+                expires_at: r.12,
+            })
+        })
+        .transpose()
+    }
+
+    async fn rebind_auth_request(&self, id_hash: &[u8], session_hash: &[u8]) -> StoreResult<()> {
+        const Q: &str = "UPDATE auth_requests SET session_hash = $1 WHERE id_hash = $2";
+        on_pool!(self, |p| sqlx::query(Q)
+            .bind(session_hash)
+            .bind(id_hash)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    async fn consume_auth_request(&self, id_hash: &[u8], now: i64) -> StoreResult<bool> {
+        const Q: &str = "UPDATE auth_requests SET consumed_at = $1 WHERE id_hash = $2 AND consumed_at IS NULL";
+        let n = on_pool!(self, |p| sqlx::query(Q).bind(now).bind(id_hash).execute(p).await.map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    async fn put_code(&self, c: &CodeRecord) -> StoreResult<()> {
+        const Q: &str = "INSERT INTO authorization_codes (code_hash, grant_id, client_id, user_id, redirect_uri, \
+             scope, resources, code_challenge, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+        on_pool!(self, |p| sqlx::query(Q)
+            .bind(&c.code_hash)
+            .bind(&c.grant_id)
+            .bind(&c.client_id)
+            .bind(&c.user_id)
+            .bind(&c.redirect_uri)
+            .bind(&c.scope)
+            .bind(to_json(&c.resources))
+            .bind(&c.code_challenge)
+            .bind(c.created_at)
+            .bind(c.expires_at)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    async fn take_code(&self, code_hash: &[u8], now: i64) -> StoreResult<TakeCode> {
+        // Compare-and-set on used_at: of concurrent redemptions exactly one updates the row.
+        const TAKE: &str = "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL \
+             RETURNING grant_id, client_id, user_id, redirect_uri, scope, resources, code_challenge, created_at, \
+             expires_at";
+        const SEEN: &str = "SELECT grant_id FROM authorization_codes WHERE code_hash = $1";
+        type Row = (String, String, String, Option<String>, String, String, Option<String>, i64, i64);
+        let taken: Option<Row> =
+            on_pool!(self, |p| sqlx::query_as(TAKE).bind(now).bind(code_hash).fetch_optional(p).await)?;
+        if let Some(r) = taken {
+            return Ok(TakeCode::Taken(CodeRecord {
+                code_hash: code_hash.to_vec(),
+                grant_id: r.0,
+                client_id: r.1,
+                user_id: r.2,
+                redirect_uri: r.3,
+                scope: r.4,
+                resources: json_list(&r.5)?,
+                code_challenge: r.6,
+                created_at: r.7,
+                expires_at: r.8,
+            }));
+        }
+        let seen: Option<(String,)> = on_pool!(self, |p| sqlx::query_as(SEEN).bind(code_hash).fetch_optional(p).await)?;
+        Ok(match seen {
+            Some((grant_id,)) => TakeCode::Replayed { grant_id },
+            None => TakeCode::Unknown,
+        })
+    }
+
+    async fn consent(&self, user_id: &str, client_id: &str) -> StoreResult<Option<String>> {
+        const Q: &str = "SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2";
+        let row: Option<(String,)> =
+            on_pool!(self, |p| sqlx::query_as(Q).bind(user_id).bind(client_id).fetch_optional(p).await)?;
+        Ok(row.map(|r| r.0))
+    }
+
+    async fn put_consent(&self, user_id: &str, client_id: &str, scope: &str, now: i64) -> StoreResult<()> {
+        const Q: &str = "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at";
+        on_pool!(self, |p| sqlx::query(Q)
+            .bind(user_id)
+            .bind(client_id)
+            .bind(scope)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    async fn consents(&self, user_id: &str) -> StoreResult<Vec<Consent>> {
+        const Q: &str = "SELECT client_id, scope, granted_at FROM consents WHERE user_id = $1 ORDER BY client_id";
+        let rows: Vec<(String, String, i64)> = on_pool!(self, |p| sqlx::query_as(Q).bind(user_id).fetch_all(p).await)?;
+        Ok(rows.into_iter().map(|r| Consent { client_id: r.0, scope: r.1, granted_at: r.2 }).collect())
+    }
+
+    async fn revoke_consent(&self, user_id: &str, client_id: &str, now: i64) -> StoreResult<bool> {
+        on_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            let n = sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
+                .bind(user_id)
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            let grants: Vec<(String,)> =
+                sqlx::query_as("SELECT id FROM grants WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL")
+                    .bind(user_id)
+                    .bind(client_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            for (g,) in &grants {
+                revoke_family!(tx, g, now);
+            }
+            tx.commit().await?;
+            Ok(n > 0)
+        })
+    }
+
+    async fn put_grant(
+        &self,
+        g: &GrantRecord,
+        access: &AccessTokenRecord,
+        refresh: Option<&RefreshRecord>,
+    ) -> StoreResult<()> {
+        const GRANT: &str = "INSERT INTO grants (id, client_id, user_id, scope, resources, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        on_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query(GRANT)
+                .bind(&g.id)
+                .bind(&g.client_id)
+                .bind(&g.user_id)
+                .bind(&g.scope)
+                .bind(to_json(&g.resources))
+                .bind(g.created_at)
+                .bind(g.expires_at)
+                .execute(&mut *tx)
+                .await?;
+            bind_access_token!(sqlx::query(INSERT_ACCESS_TOKEN), access)?.execute(&mut *tx).await?;
+            if let Some(r) = refresh {
+                insert_refresh!(r).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    async fn revoke_grant(&self, grant_id: &str, now: i64) -> StoreResult<()> {
+        on_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            revoke_family!(tx, grant_id, now);
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    async fn refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<(RefreshRecord, GrantRecord)>> {
+        const Q: &str = "SELECT r.grant_id, r.client_id, r.scope, r.issued_at, r.expires_at, r.used_at, r.revoked_at, \
+             g.user_id, g.scope, g.resources, g.created_at, g.expires_at, g.revoked_at \
+             FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.token_hash = $1";
+        type Row =
+            (String, String, String, i64, i64, Option<i64>, Option<i64>, String, String, String, i64, i64, Option<i64>);
+        let row: Option<Row> = on_pool!(self, |p| sqlx::query_as(Q).bind(token_hash).fetch_optional(p).await)?;
+        row.map(|r| {
+            let grant = GrantRecord {
+                id: r.0.clone(),
+                client_id: r.1.clone(),
+                user_id: r.7,
+                scope: r.8,
+                resources: json_list(&r.9)?,
+                created_at: r.10,
+                expires_at: r.11,
+                revoked_at: r.12,
+            };
+            let refresh = RefreshRecord {
+                token_hash: token_hash.to_vec(),
+                grant_id: r.0,
+                client_id: r.1,
+                scope: r.2,
+                issued_at: r.3,
+                expires_at: r.4,
+                used_at: r.5,
+                revoked_at: r.6,
+            };
+            Ok((refresh, grant))
+        })
+        .transpose()
+    }
+
+    async fn rotate_refresh(
+        &self,
+        old_hash: &[u8],
+        new: &RefreshRecord,
+        access: &AccessTokenRecord,
+        now: i64,
+    ) -> StoreResult<Rotation> {
+        // Compare-and-set inside the transaction: of concurrent rotations exactly one
+        // marks the token used and saves successors; the others see it used.
+        const CAS: &str = "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL \
+             AND revoked_at IS NULL AND grant_id IN (SELECT id FROM grants WHERE revoked_at IS NULL)";
+        const SEEN: &str = "SELECT grant_id FROM refresh_tokens WHERE token_hash = $1";
+        on_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            let n = sqlx::query(CAS).bind(now).bind(old_hash).execute(&mut *tx).await?.rows_affected();
+            if n == 1 {
+                insert_refresh!(new).execute(&mut *tx).await?;
+                bind_access_token!(sqlx::query(INSERT_ACCESS_TOKEN), access)?.execute(&mut *tx).await?;
+                tx.commit().await?;
+                return Ok(Rotation::Rotated);
+            }
+            let seen: Option<(String,)> = sqlx::query_as(SEEN).bind(old_hash).fetch_optional(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(match seen {
+                Some((grant_id,)) => Rotation::Reused { grant_id },
+                None => Rotation::Unknown,
+            })
+        })
+    }
+
+    async fn revoke_refresh(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<String>> {
+        let found = self.refresh_token(token_hash).await?;
+        let Some((r, _)) = found else { return Ok(None) };
+        self.revoke_grant(&r.grant_id, now).await?;
+        Ok(Some(r.client_id))
+    }
+}
