@@ -150,7 +150,7 @@ pub trait UserStore: Send + Sync + 'static {
     async fn put_auth_request(&self, request: &AuthRequestRecord) -> StoreResult<()>;
     /// A pending, unexpired, unconsumed authorization request.
     async fn auth_request(&self, id_hash: &[u8], now: i64) -> StoreResult<Option<AuthRequestRecord>>;
-    /// Move a request to another session (after login).
+    /// Move a request to the session created by a login, which satisfies `prompt=login`.
     async fn rebind_auth_request(&self, id_hash: &[u8], session_hash: &[u8]) -> StoreResult<()>;
     /// Consume a request once: false if it was already consumed (a replayed form).
     async fn consume_auth_request(&self, id_hash: &[u8], now: i64) -> StoreResult<bool>;

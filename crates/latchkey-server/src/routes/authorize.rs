@@ -162,8 +162,8 @@ async fn proceed(
     session: &Session,
     session_id: &str,
 ) -> Result<Response, ErrorResponse> {
-    let fresh_login_needed = record.prompt.split(' ').any(|p| p == "login")
-        && session.authenticated_at.is_none_or(|at| at < record.created_at);
+    // `prompt=login` stays on the request until a login for it succeeds (rebind clears it).
+    let fresh_login_needed = record.prompt.split(' ').any(|p| p == "login");
     let user = match (&session.user_id, fresh_login_needed) {
         (Some(id), false) => state.store().user(id).await.map_err(OAuthError::from)?,
         _ => None,

@@ -223,7 +223,9 @@ impl UserStore for SqlStore {
     }
 
     async fn rebind_auth_request(&self, id_hash: &[u8], session_hash: &[u8]) -> StoreResult<()> {
-        const Q: &str = "UPDATE auth_requests SET session_hash = $1 WHERE id_hash = $2";
+        // The user just authenticated for this request: `prompt=login` is satisfied.
+        const Q: &str = "UPDATE auth_requests SET session_hash = $1, prompt = TRIM(REPLACE(prompt, 'login', '')) \
+             WHERE id_hash = $2";
         on_pool!(self, |p| sqlx::query(Q)
             .bind(session_hash)
             .bind(id_hash)

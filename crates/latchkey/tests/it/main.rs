@@ -35,3 +35,4 @@ mod resource;
 mod revoke;
 mod support;
 mod token;
+mod user_flow;

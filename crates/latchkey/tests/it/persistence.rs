@@ -41,6 +41,22 @@ async fn no_token_secret_or_private_key_is_stored_in_plain_text() {
     needles.push(s.svc_token(&[]).await["access_token"].as_str().unwrap().to_owned());
     let (_, out, _) = s.cli(&["client", "create", "--id", "cli", "--grant-type", "client_credentials", "--json"]);
     needles.push(serde_json::from_str::<Value>(&out).unwrap()["client_secret"].as_str().unwrap().to_owned());
+    // Passwords, authorization codes (redeemed and not) and refresh tokens.
+    needles.push(ALICE_PASSWORD.into());
+    needles.push(BOB_PASSWORD.into());
+    let b = crate::user_flow::browser();
+    let pending = crate::user_flow::approve(&s, &b, "profile", "alice", ALICE_PASSWORD).await;
+    needles.push(crate::user_flow::query_param(&pending, "code").unwrap());
+    let b = crate::user_flow::browser();
+    let redeemed = crate::user_flow::approve(&s, &b, "profile", "alice", ALICE_PASSWORD).await;
+    let code = crate::user_flow::query_param(&redeemed, "code").unwrap();
+    let (_, tokens) = crate::user_flow::exchange(&s, &code, Some(crate::user_flow::VERIFIER)).await;
+    needles.push(code);
+    needles.push(tokens["refresh_token"].as_str().unwrap().to_owned());
+    needles.push(tokens["access_token"].as_str().unwrap().to_owned());
+    let form = [("grant_type", "password"), ("username", "bob"), ("password", BOB_PASSWORD)];
+    let (_, _, pw) = s.post_form("token_endpoint", Some(("pw", APP_SECRET)), &form).await;
+    needles.push(pw["refresh_token"].as_str().unwrap().to_owned());
     let (_, out, _) = s.cli(&["client", "rotate-secret", "post", "--json"]);
     needles.push(serde_json::from_str::<Value>(&out).unwrap()["client_secret"].as_str().unwrap().to_owned());
     assert_eq!(s.cli(&["keys", "rotate"]).0, 0);
