@@ -24,6 +24,7 @@ macro_rules! both_backends {
 }
 
 mod bad_input;
+mod browser;
 mod cli;
 mod discovery;
 mod flow;
