@@ -74,3 +74,34 @@ pub fn secure_page_headers(h: &mut axum::http::HeaderMap) {
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_template_in_the_folder_replaces_the_builtin_one_and_values_are_escaped() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("error.html"), "<p>custom: {{ description }}</p>").unwrap();
+        let pages = Pages::load(Some(dir.path())).unwrap();
+        let e = latchkey_core::OAuthError::invalid_request("<script>alert(1)</script>");
+        let res = pages.error(StatusCode::BAD_REQUEST, &e);
+        assert_eq!(res.headers()[header::X_FRAME_OPTIONS], "DENY");
+        let body = futures_body(res);
+        assert!(body.starts_with("<p>custom: "), "{body}");
+        assert!(!body.contains("<script>"), "auto-escaped: {body}");
+        // The other pages keep the built-in templates.
+        let login = Pages::load(Some(dir.path())).unwrap().render(
+            "login.html",
+            StatusCode::OK,
+            minijinja::context! { client_name => "X", request_id => "r", csrf_token => "c", action => "/a" },
+        );
+        assert!(futures_body(login).contains("name=\"csrf_token\" value=\"c\""));
+    }
+
+    fn futures_body(res: Response) -> String {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let bytes = rt.block_on(axum::body::to_bytes(res.into_body(), 1 << 20)).unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+}

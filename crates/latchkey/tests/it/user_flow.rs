@@ -513,6 +513,31 @@ async fn the_password_grant_and_its_brute_force_throttle() {
     assert!(metric(&metrics, "latchkey_login_failures_total") >= 50);
 }
 
+async fn refresh_tokens_introspect_and_revoking_one_revokes_its_family() {
+    let s = TestServer::start().await;
+    let form = [("grant_type", "password"), ("username", "alice"), ("password", ALICE_PASSWORD)];
+    let (_, _, tokens) = s.post_form("token_endpoint", Some(("pw", APP_SECRET)), &form).await;
+    let (access, refresh) = (tokens["access_token"].as_str().unwrap(), tokens["refresh_token"].as_str().unwrap());
+    let info = s.introspect_as_rs(refresh).await;
+    assert_eq!(
+        (info["active"].as_bool(), info["token_type"].as_str(), info["username"].as_str(), info["client_id"].as_str()),
+        (Some(true), Some("refresh_token"), Some("alice"), Some("pw"))
+    );
+    // Another client cannot revoke it; its own client can, and that kills the access token too.
+    s.post_form("revocation_endpoint", Some(("app", APP_SECRET)), &[("token", refresh)]).await;
+    assert_eq!(s.introspect_as_rs(refresh).await["active"], true);
+    let (status, _, _) = s
+        .post_form(
+            "revocation_endpoint",
+            Some(("pw", APP_SECRET)),
+            &[("token", refresh), ("token_type_hint", "refresh_token")],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(s.introspect_as_rs(refresh).await, json!({"active": false}));
+    assert_eq!(s.introspect_as_rs(access).await, json!({"active": false}), "RFC 7009 §2.1: the family goes");
+}
+
 async fn deleting_a_user_makes_their_tokens_inactive() {
     let s = TestServer::start().await;
     let form = [("grant_type", "password"), ("username", "bob"), ("password", BOB_PASSWORD)];
@@ -547,4 +572,5 @@ both_backends!(
     twenty_concurrent_refreshes_have_exactly_one_winner_and_no_5xx,
     the_password_grant_and_its_brute_force_throttle,
     deleting_a_user_makes_their_tokens_inactive,
+    refresh_tokens_introspect_and_revoking_one_revokes_its_family,
 );
