@@ -9,12 +9,48 @@ use std::time::{Duration, Instant};
 
 use latchkey_core::user::{User, dummy_password_hash, verify_password};
 use latchkey_core::{ErrorCode, OAuthError};
-use tokio::sync::Semaphore;
 
 use crate::config::{LoginLimits, ThrottleResponse};
 
-/// Most concurrent argon2 verifications (each takes 19 MiB and tens of ms).
-const MAX_CONCURRENT_HASHES: usize = 4;
+/// Threads that verify passwords (each argon2id run takes 19 MiB and tens of ms). A
+/// fixed pool bounds memory: with tokio's elastic blocking pool every thread that ever
+/// hashed kept its 19 MiB malloc arena (650 MiB RSS under 50 concurrent logins).
+const HASH_THREADS: usize = 2;
+
+type Job = (String, String, tokio::sync::oneshot::Sender<bool>);
+
+/// A fixed set of threads running argon2 verifications in turn.
+struct HashPool {
+    jobs: std::sync::mpsc::SyncSender<Job>,
+}
+
+impl HashPool {
+    fn new() -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(1024);
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..HASH_THREADS {
+            let rx = rx.clone();
+            let _ = std::thread::Builder::new().name(format!("latchkey-argon2-{i}")).spawn(move || {
+                loop {
+                    let job = match rx.lock() {
+                        Ok(r) => r.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((password, hash, reply)) = job else { return };
+                    let _ = reply.send(verify_password(&password, &hash));
+                }
+            });
+        }
+        Self { jobs: tx }
+    }
+
+    async fn verify(&self, password: String, hash: String) -> Option<bool> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // A full queue means an overload: refuse rather than queue without bound.
+        self.jobs.try_send((password, hash, tx)).ok()?;
+        rx.await.ok()
+    }
+}
 /// Most tracked keys; the table is emptied past it (bounded memory under a flood).
 const MAX_TRACKED: usize = 100_000;
 /// Longest lockout.
@@ -29,7 +65,7 @@ struct Failures {
 /// Verifies passwords and throttles guessing.
 pub struct PasswordGuard {
     limits: LoginLimits,
-    pool: Arc<Semaphore>,
+    pool: HashPool,
     dummy: String,
     failures: Mutex<HashMap<String, Failures>>,
 }
@@ -47,7 +83,7 @@ impl PasswordGuard {
     pub fn new(limits: LoginLimits) -> Self {
         Self {
             limits,
-            pool: Arc::new(Semaphore::new(MAX_CONCURRENT_HASHES)),
+            pool: HashPool::new(),
             dummy: dummy_password_hash(),
             failures: Mutex::default(),
         }
@@ -114,14 +150,10 @@ impl PasswordGuard {
             }
         }
         let hash = user.map(|u| u.password_hash.clone()).unwrap_or_else(|| self.dummy.clone());
-        let password = password.to_owned();
-        let ok = {
-            let _permit = self.pool.acquire().await.map_err(|_| Refused {
-                error: OAuthError::unavailable("password verification pool closed"),
-                retry_after: None,
-            })?;
-            tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false)
-        };
+        let ok = self.pool.verify(password.to_owned(), hash).await.ok_or_else(|| Refused {
+            error: OAuthError::unavailable("too many password checks are queued; retry later"),
+            retry_after: Some(1),
+        })?;
         if ok && user.is_some() {
             self.reset(&user_key);
             return Ok(());
