@@ -28,6 +28,7 @@ pub enum Synchronous {
     Normal,
 }
 
+#[derive(Clone)]
 enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
@@ -54,6 +55,7 @@ pub fn is_postgres_url(url: &str) -> bool {
 /// The SQL store.
 pub struct SqlStore {
     pool: Pool,
+    tokens: batch::TokenWriter,
 }
 
 /// The file behind a `sqlite://` URL: `sqlite://rel/x.db` is relative to the working
@@ -96,7 +98,7 @@ impl SqlStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Config(format!("migrations failed: {e}")))?;
-        Ok(Self { pool: Pool::Postgres(pool) })
+        Ok(Self::with_pool(Pool::Postgres(pool)))
     }
 
     async fn open_sqlite(path: &Path, synchronous: Synchronous, max_connections: u32) -> StoreResult<Self> {
@@ -125,7 +127,11 @@ impl SqlStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Config(format!("migrations failed: {e}")))?;
-        Ok(Self { pool: Pool::Sqlite(pool) })
+        Ok(Self::with_pool(Pool::Sqlite(pool)))
+    }
+
+    fn with_pool(pool: Pool) -> Self {
+        Self { tokens: batch::TokenWriter::spawn(pool.clone()), pool }
     }
 
     /// Close the pool, waiting for connections to finish.
@@ -357,11 +363,8 @@ impl Store for SqlStore {
     }
 
     async fn put_access_token(&self, t: &AccessTokenRecord) -> StoreResult<()> {
-        on_pool!(self, |p| bind_access_token!(sqlx::query(INSERT_ACCESS_TOKEN), t)?
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(())
+        // Group commit: concurrent inserts share one transaction and one fsync.
+        self.tokens.put(t.clone()).await
     }
 
     async fn access_token(&self, token_hash: &[u8]) -> StoreResult<Option<AccessTokenRecord>> {
@@ -463,4 +466,5 @@ impl Store for SqlStore {
 }
 
 // After the macros it uses (macro_rules! are scoped textually).
+mod batch;
 mod users;
