@@ -42,7 +42,22 @@ contract!(
     a_code_is_taken_once_even_concurrently,
     a_refresh_token_rotates_once_even_concurrently,
     sessions_and_consents,
+    concurrent_token_writes_are_grouped_and_a_bad_row_fails_alone,
 );
+
+async fn concurrent_token_writes_are_grouped_and_a_bad_row_fails_alone(s: &SqlStore) {
+    s.put_access_token(&token(1, "c", 500)).await.unwrap();
+    // 50 concurrent writes, one of them a duplicate of the row above.
+    let rows: Vec<AccessTokenRecord> = (0..50u8).map(|i| token(if i == 7 { 1 } else { 10 + i }, "c", 500)).collect();
+    let writes = rows.iter().map(|r| s.put_access_token(r));
+    let results = futures_join(writes).await;
+    for (i, r) in results.iter().enumerate() {
+        assert_eq!(r.is_err(), i == 7, "write {i}: {r:?}");
+    }
+    for i in (0..50u8).filter(|i| *i != 7) {
+        assert!(s.access_token(&[10 + i; 32]).await.unwrap().is_some(), "row {i} was committed");
+    }
+}
 
 fn user(name: &str) -> User {
     User {

@@ -5,7 +5,7 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{INSERT_ACCESS_TOKEN, Pool};
+use super::Pool;
 use crate::{AccessTokenRecord, StoreError, StoreResult};
 
 /// Most rows in one transaction.
@@ -66,20 +66,40 @@ async fn run(pool: Pool, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
+/// One multi-row INSERT per batch: a statement per row costs a round trip to the
+/// database worker each, which bounded the batch more than the fsync did.
 async fn insert_all(pool: &Pool, rows: &[Job]) -> StoreResult<()> {
+    let mut audiences = Vec::with_capacity(rows.len());
+    for (t, _) in rows {
+        audiences.push(serde_json::to_string(&t.audience).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+    }
     macro_rules! insert {
-        ($p:expr) => {{
-            let mut tx = $p.begin().await?;
-            for (t, _) in rows {
-                bind_access_token!(sqlx::query(INSERT_ACCESS_TOKEN), t)?.execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
+        ($p:expr, $db:ty) => {{
+            let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
+                "INSERT INTO access_tokens (token_hash, jti, grant_id, client_id, subject, scope, audience, \
+                 issued_at, expires_at, revoked_at, jwt, username) ",
+            );
+            q.push_values(rows.iter().zip(&audiences), |mut b, ((t, _), aud)| {
+                b.push_bind(&t.token_hash)
+                    .push_bind(&t.jti)
+                    .push_bind(&t.grant_id)
+                    .push_bind(&t.client_id)
+                    .push_bind(&t.subject)
+                    .push_bind(&t.scope)
+                    .push_bind(aud)
+                    .push_bind(t.issued_at)
+                    .push_bind(t.expires_at)
+                    .push_bind(t.revoked_at)
+                    .push_bind(i64::from(t.jwt))
+                    .push_bind(&t.username);
+            });
+            q.build().execute($p).await?;
             Ok(())
         }};
     }
     match pool {
-        Pool::Sqlite(p) => insert!(p),
-        Pool::Postgres(p) => insert!(p),
+        Pool::Sqlite(p) => insert!(p, sqlx::Sqlite),
+        Pool::Postgres(p) => insert!(p, sqlx::Postgres),
     }
 }
 
