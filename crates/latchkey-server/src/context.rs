@@ -43,7 +43,7 @@ pub enum StartError {
 #[derive(Clone)]
 pub struct Context {
     /// The validated configuration.
-    pub config: Config,
+    pub config: Arc<Config>,
     /// The store.
     pub store: Arc<dyn Store>,
     /// The system secrets (seal private keys).
@@ -65,7 +65,7 @@ impl Context {
             SystemSecrets::new(config.system_secrets.clone())
         };
         let hasher = SecretHasher::new(secrets.derive("latchkey client-secret hash v1"));
-        Ok(Self { config, store: Arc::new(store), secrets, hasher })
+        Ok(Self { config: Arc::new(config), store: Arc::new(store), secrets, hasher })
     }
 
     /// Create or update the clients and users declared in the configuration.
