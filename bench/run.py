@@ -131,6 +131,43 @@ def cases(server, alg):
     return out
 
 
+def seed_tokens(db_path, n):
+    """Insert n live opaque tokens straight into SQLite (not through HTTP)."""
+    import hashlib, sqlite3
+    conn = sqlite3.connect(db_path, timeout=30)
+    now = int(time.time())
+    rows = ((hashlib.sha256(os.urandom(32)).digest(), f"seed-{i}", f"seed-{i}", "opaque", "opaque", "items:read",
+             '["bench"]', now, now + 86400) for i in range(n))
+    conn.executemany("INSERT INTO access_tokens (token_hash, jti, grant_id, client_id, subject, scope, audience, "
+                     "issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    conn.commit()
+    conn.close()
+
+
+def growth(args):
+    """Introspection and opaque issuance with 1,000 and with 1,000,000 live tokens."""
+    rows = []
+    for n in (1_000, 1_000_000):
+        server = Server(args.binary, "EdDSA")
+        try:
+            t0 = time.time()
+            seed_tokens(os.path.join(server.dir, "bench.db"), n)
+            print(f"  seeded {n} tokens in {time.time() - t0:.1f} s", file=sys.stderr)
+            opaque = server.post("/token", {"grant_type": "client_credentials"}, basic("opaque"))["access_token"]
+            for name, path, body, auth in [
+                ("introspection, opaque", "/introspect", "token=" + opaque, basic("rs")),
+                ("client_credentials, opaque", "/token", "grant_type=client_credentials", basic("opaque")),
+            ]:
+                rs = [wrk(server.base + path, args.duration, args.connections, body, auth) for _ in range(args.runs)]
+                rows.append((n, name, statistics.median(r["rps"] for r in rs), statistics.median(r["p99"] for r in rs)))
+                print(f"  {n} tokens: {name}: {rows[-1][2]:.0f} req/s", file=sys.stderr)
+        finally:
+            server.stop()
+    lines = ["| live tokens | case | req/s | p99 ms |", "|---:|---|---:|---:|"]
+    lines += [f"| {n:,} | {name} | {rps:.0f} | {p99:.2f} |" for n, name, rps, p99 in rows]
+    print("\n".join(lines))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", required=True)
@@ -138,7 +175,11 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--growth", action="store_true", help="only the 1k vs 1M live-token comparison")
     args = ap.parse_args()
+    if args.growth:
+        growth(args)
+        return
     results = {}
     peak_rss = 0
     idle_rss = None

@@ -91,23 +91,36 @@ async fn mint(state: &AppState, issue: &Issue) -> Result<String, OAuthError> {
         }
         TokenFormat::Opaque => {
             let token = new_opaque_access_token();
-            let record = AccessTokenRecord {
-                token_hash: token_hash(&token),
-                grant_id: jti.clone(),
-                jti,
-                client_id: issue.client_id.clone(),
-                subject: issue.subject.clone(),
-                scope: issue.scope.to_string(),
-                audience: issue.audience.clone(),
-                issued_at: issue.issued_at,
-                expires_at: issue.expires_at,
-                revoked_at: None,
-                jwt: false,
-                username: None,
-            };
+            // A client-credentials token is its own grant.
+            let record = access_row(issue, token_hash(&token), jti.clone(), &jti, false, None);
             state.store().put_access_token(&record).await?;
             Ok(token)
         }
+    }
+}
+
+/// The stored row for an access token described by `issue`.
+fn access_row(
+    issue: &Issue,
+    token_hash: Vec<u8>,
+    jti: String,
+    grant_id: &str,
+    jwt: bool,
+    username: Option<String>,
+) -> AccessTokenRecord {
+    AccessTokenRecord {
+        token_hash,
+        jti,
+        grant_id: grant_id.to_owned(),
+        client_id: issue.client_id.clone(),
+        subject: issue.subject.clone(),
+        scope: issue.scope.to_string(),
+        audience: issue.audience.clone(),
+        issued_at: issue.issued_at,
+        expires_at: issue.expires_at,
+        revoked_at: None,
+        jwt,
+        username,
     }
 }
 

@@ -49,21 +49,7 @@ fn access_record(
             (token, hash, false)
         }
     };
-    let record = AccessTokenRecord {
-        token_hash: hash,
-        jti,
-        grant_id: grant_id.to_owned(),
-        client_id: issue.client_id.clone(),
-        subject: issue.subject.clone(),
-        scope: issue.scope.to_string(),
-        audience: issue.audience.clone(),
-        issued_at: issue.issued_at,
-        expires_at: issue.expires_at,
-        revoked_at: None,
-        jwt,
-        username: Some(username.to_owned()),
-    };
-    Ok((token, record))
+    Ok((token, super::access_row(issue, hash, jti, grant_id, jwt, Some(username.to_owned()))))
 }
 
 fn refresh_record(grant_id: &str, client_id: &str, scope: &str, now: i64, expires_at: i64) -> (String, RefreshRecord) {

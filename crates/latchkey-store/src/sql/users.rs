@@ -26,6 +26,13 @@ fn to_json(v: &[String]) -> String {
 }
 
 /// Statements that revoke a grant's family, each binding `$1 = now, $2 = grant id`.
+/// Bind a [`User`] to an INSERT of `(id, username, email, password_hash, created_at, updated_at)`.
+macro_rules! bind_user {
+    ($q:expr, $u:expr, $now:expr) => {
+        $q.bind(&$u.id).bind(&$u.username).bind(&$u.email).bind(&$u.password_hash).bind($u.created_at).bind($now)
+    };
+}
+
 const REVOKE_FAMILY: &[&str] = &[
     "UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
     "UPDATE refresh_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
@@ -66,20 +73,12 @@ impl UserStore for SqlStore {
     async fn insert_user(&self, u: &User, now: i64) -> StoreResult<()> {
         const Q: &str = "INSERT INTO users (id, username, email, password_hash, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6)";
-        on_pool!(self, |p| sqlx::query(Q)
-            .bind(&u.id)
-            .bind(&u.username)
-            .bind(&u.email)
-            .bind(&u.password_hash)
-            .bind(u.created_at)
-            .bind(now)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(|e| match StoreError::from(e) {
-            StoreError::Conflict(_) => StoreError::Conflict(format!("user {}", u.username)),
-            other => other,
-        })?;
+        on_pool!(self, |p| bind_user!(sqlx::query(Q), u, now).execute(p).await.map(|r| r.rows_affected())).map_err(
+            |e| match StoreError::from(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!("user {}", u.username)),
+                other => other,
+            },
+        )?;
         Ok(())
     }
 
@@ -87,16 +86,7 @@ impl UserStore for SqlStore {
         const Q: &str = "INSERT INTO users (id, username, email, password_hash, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (username) DO UPDATE SET email = excluded.email, \
              password_hash = excluded.password_hash, updated_at = excluded.updated_at";
-        on_pool!(self, |p| sqlx::query(Q)
-            .bind(&u.id)
-            .bind(&u.username)
-            .bind(&u.email)
-            .bind(&u.password_hash)
-            .bind(u.created_at)
-            .bind(now)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?;
+        on_pool!(self, |p| bind_user!(sqlx::query(Q), u, now).execute(p).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
