@@ -291,16 +291,17 @@ impl Config {
             None => toml::Table::new(),
         };
         apply_env(&mut table, env)?;
-        let raw: RawConfig = serde_path_to_error::deserialize(toml::Value::Table(table))
-            .map_err(|e| err(e.path().to_string().trim_start_matches('.'), e.inner().to_string()))?;
-        raw.validate()
+        Self::from_table(table)
     }
 
     /// Load from a TOML string only (tests).
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        let table = text.parse::<toml::Table>().map_err(|e| err("", e.to_string()))?;
+        Self::from_table(text.parse::<toml::Table>().map_err(|e| err("", e.to_string()))?)
+    }
+
+    fn from_table(table: toml::Table) -> Result<Self, ConfigError> {
         let raw: RawConfig = serde_path_to_error::deserialize(toml::Value::Table(table))
-            .map_err(|e| err(e.path().to_string(), e.inner().to_string()))?;
+            .map_err(|e| err(e.path().to_string().trim_start_matches('.'), e.inner().to_string()))?;
         raw.validate()
     }
 

@@ -26,6 +26,9 @@ pub enum StartError {
     /// The system secret file cannot be read or written.
     #[error("system secret: {0}")]
     Secret(String),
+    /// A page template cannot be read or does not parse.
+    #[error("templates: {0}")]
+    Templates(String),
     /// Signing keys cannot be loaded or created.
     #[error("signing keys: {0}")]
     Keys(String),
@@ -69,7 +72,7 @@ impl Context {
     }
 
     /// Create or update the clients and users declared in the configuration.
-    pub async fn sync_static_clients(&self, now: i64) -> Result<(), StoreError> {
+    pub async fn sync_static_config(&self, now: i64) -> Result<(), StoreError> {
         for c in &self.config.clients {
             self.store.upsert_client(&self.client_from_static(c, now), now).await?;
         }

@@ -28,11 +28,11 @@ impl Pages {
         for (name, builtin) in TEMPLATES {
             let source = match dir.map(|d| d.join(name)).filter(|p| p.is_file()) {
                 Some(path) => std::fs::read_to_string(&path)
-                    .map_err(|e| StartError::Secret(format!("cannot read template {}: {e}", path.display())))?,
+                    .map_err(|e| StartError::Templates(format!("cannot read {}: {e}", path.display())))?,
                 None => (*builtin).to_owned(),
             };
             env.add_template_owned(*name, source)
-                .map_err(|e| StartError::Keys(format!("template {name} does not parse: {e}")))?;
+                .map_err(|e| StartError::Templates(format!("{name} does not parse: {e}")))?;
         }
         Ok(Self { env })
     }

@@ -22,7 +22,7 @@ impl Server {
     /// Open everything and bind; after this returns the server can be reached.
     pub async fn bind(ctx: Context) -> Result<Self, StartError> {
         let t = now();
-        ctx.sync_static_clients(t).await?;
+        ctx.sync_static_config(t).await?;
         let keys = KeyRing::load(
             ctx.store.as_ref(),
             &ctx.secrets,

@@ -152,6 +152,8 @@ pub trait UserStore: Send + Sync + 'static {
     async fn auth_request(&self, id_hash: &[u8], now: i64) -> StoreResult<Option<AuthRequestRecord>>;
     /// Move a request to the session created by a login, which satisfies `prompt=login`.
     async fn rebind_auth_request(&self, id_hash: &[u8], session_hash: &[u8]) -> StoreResult<()>;
+    /// Give a pending request a new CSRF token (hash), for the next form it renders.
+    async fn renew_auth_request_csrf(&self, id_hash: &[u8], csrf_hash: &[u8]) -> StoreResult<()>;
     /// Consume a request once: false if it was already consumed (a replayed form).
     async fn consume_auth_request(&self, id_hash: &[u8], now: i64) -> StoreResult<bool>;
 
@@ -188,6 +190,4 @@ pub trait UserStore: Send + Sync + 'static {
         access: &AccessTokenRecord,
         now: i64,
     ) -> StoreResult<Rotation>;
-    /// Revoke one refresh token and its family (RFC 7009 §2.1).
-    async fn revoke_refresh(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<String>>;
 }

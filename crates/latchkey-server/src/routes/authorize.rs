@@ -145,7 +145,7 @@ async fn start(
         expires_at: t + REQUEST_TTL,
     };
     state.store().put_auth_request(&record).await.map_err(OAuthError::from)?;
-    let mut res = proceed(state, client, &record, &rid, &csrf, &session, &session_id).await?;
+    let mut res = proceed(state, client, &record, &rid, &csrf, &session).await?;
     if fresh {
         res.headers_mut().append(header::SET_COOKIE, set_cookie(state, &session_id));
     }
@@ -160,7 +160,6 @@ async fn proceed(
     rid: &str,
     csrf: &str,
     session: &Session,
-    session_id: &str,
 ) -> Result<Response, ErrorResponse> {
     // `prompt=login` stays on the request until a login for it succeeds (rebind clears it).
     let fresh_login_needed = record.prompt.split(' ').any(|p| p == "login");
@@ -181,7 +180,6 @@ async fn proceed(
         }
         return finish(state, record, &user).await;
     }
-    let _ = session_id;
     let scopes: Vec<minijinja::Value> = requested
         .iter()
         .map(|s| {
@@ -249,6 +247,18 @@ pub(super) struct ResumeQuery {
     request: String,
 }
 
+/// A pending authorization request a browser came back for, checked.
+struct Pending {
+    record: AuthRequestRecord,
+    client: Client,
+    /// The request id from the form or URL.
+    rid: String,
+    session: Session,
+    session_id: String,
+    /// The CSRF token the form carried.
+    csrf: String,
+}
+
 /// Load the request a form refers to and check it belongs to this session and carries
 /// its CSRF token; `Origin`, when sent, must be ours.
 async fn checked_request(
@@ -256,7 +266,7 @@ async fn checked_request(
     headers: &HeaderMap,
     form: &FormParams,
     need_csrf: bool,
-) -> Result<(AuthRequestRecord, Client, String, Session, String, String), Response> {
+) -> Result<Pending, Response> {
     let forbidden =
         |d: &'static str| page_error(state, StatusCode::FORBIDDEN, OAuthError::new(ErrorCode::AccessDenied, d));
     // Our pages send `Referrer-Policy: no-referrer`, under which browsers send
@@ -295,7 +305,7 @@ async fn checked_request(
         Ok(None) => return Err(bad("the client no longer exists")),
         Err(e) => return Err(ErrorResponse::from(OAuthError::from(e)).into_response()),
     };
-    Ok((record, client, rid, session, session_id, csrf))
+    Ok(Pending { record, client, rid, session, session_id, csrf })
 }
 
 /// `scheme://host[:port]` of a URL.
@@ -322,7 +332,7 @@ pub(super) async fn post_login(
         Ok(f) => f,
         Err(e) => return page_error(&state, StatusCode::BAD_REQUEST, e),
     };
-    let (record, client, rid, _session, old_session_id, csrf) =
+    let Pending { record, client, rid, session_id: old_session_id, csrf, .. } =
         match checked_request(&state, &headers, &form, true).await {
             Ok(v) => v,
             Err(r) => return r,
@@ -386,27 +396,16 @@ pub(super) async fn get_resume(
     headers: HeaderMap,
 ) -> Response {
     let form = FormParams::from_pairs([("request", q.request.as_str())]);
-    let (record, client, _rid, session, session_id, _) = match checked_request(&state, &headers, &form, false).await {
+    let Pending { record, client, rid, session, .. } = match checked_request(&state, &headers, &form, false).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    // The CSRF token is not in the URL; look it up by re-issuing it for this request.
+    // Only the token's hash is stored, so the next form gets a fresh one.
     let csrf = random_token("");
-    let mut updated = record.clone();
-    updated.csrf_hash = token_hash(&csrf);
-    let reissued = async {
-        state.store().consume_auth_request(&record.id_hash, now()).await?;
-        let rid2 = random_token("");
-        updated.id_hash = token_hash(&rid2);
-        state.store().put_auth_request(&updated).await.map(|_| rid2)
+    if let Err(e) = state.store().renew_auth_request_csrf(&record.id_hash, &token_hash(&csrf)).await {
+        return ErrorResponse::from(OAuthError::from(e)).into_response();
     }
-    .await;
-    let rid = match reissued {
-        Ok(r) => r,
-        Err(e) => return ErrorResponse::from(OAuthError::from(e)).into_response(),
-    };
-    let _ = &rid;
-    match proceed(&state, &client, &updated, &rid, &csrf, &session, &session_id).await {
+    match proceed(&state, &client, &record, &rid, &csrf, &session).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -422,7 +421,7 @@ pub(super) async fn post_consent(
         Ok(f) => f,
         Err(e) => return page_error(&state, StatusCode::BAD_REQUEST, e),
     };
-    let (record, _client, _rid, session, _sid, _csrf) = match checked_request(&state, &headers, &form, true).await {
+    let Pending { record, session, .. } = match checked_request(&state, &headers, &form, true).await {
         Ok(v) => v,
         Err(r) => return r,
     };

@@ -14,10 +14,8 @@ use crate::state::AppState;
 /// Served at both `/.well-known/oauth-authorization-server` and
 /// `/.well-known/openid-configuration`; endpoints are absolute URLs under the issuer.
 pub(super) async fn get_metadata(State(s): State<AppState>) -> Result<impl IntoResponse, ErrorResponse> {
-    let mut scopes = ScopeSet::default();
-    for c in s.store().clients().await? {
-        scopes = ScopeSet::from_tokens(scopes.iter().chain(c.scopes.iter()))?;
-    }
+    let clients = s.store().clients().await?;
+    let scopes = ScopeSet::from_tokens(clients.iter().flat_map(|c| c.scopes.iter()))?;
     let auth_methods: Vec<&str> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
     let doc = serde_json::json!({
         "issuer": &*s.issuer,

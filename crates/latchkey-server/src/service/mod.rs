@@ -23,10 +23,6 @@ mod user_grants;
 
 pub use user_grants::{CODE_PREFIX, REFRESH_PREFIX};
 
-fn now_secs() -> i64 {
-    now()
-}
-
 /// Longest token string we look at; anything longer cannot be ours.
 const MAX_TOKEN_LEN: usize = 8192;
 
@@ -185,22 +181,19 @@ async fn refresh_introspection(state: &AppState, caller: &Client, token: &str) -
     let Some(user) = state.store().user(&g.user_id).await?.filter(|u| u.created_at <= g.created_at) else {
         return Ok(Introspection::inactive());
     };
-    let mut out = Introspection::active(AccessTokenClaims {
-        iss: state.issuer.to_string(),
-        sub: g.user_id,
-        aud: latchkey_core::token::Audience::One(state.issuer.to_string()),
-        exp: r.expires_at,
-        iat: r.issued_at,
-        nbf: None,
-        jti: String::new(),
-        client_id: r.client_id,
-        scope: r.scope,
+    Ok(Introspection {
+        active: true,
+        scope: Some(r.scope),
+        client_id: Some(r.client_id),
         username: Some(user.username),
-    });
-    out.token_type = Some("refresh_token".into());
-    out.aud = None;
-    out.jti = None;
-    Ok(out)
+        token_type: Some("refresh_token".into()),
+        exp: Some(r.expires_at),
+        iat: Some(r.issued_at),
+        sub: Some(g.user_id),
+        aud: None,
+        iss: Some(state.issuer.to_string()),
+        jti: None,
+    })
 }
 
 /// `POST /introspect` (RFC 7662).

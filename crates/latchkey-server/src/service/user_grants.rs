@@ -13,10 +13,10 @@ use latchkey_core::token::{TokenFormat, TokenResponse, new_jti, new_opaque_acces
 use latchkey_core::user::User;
 use latchkey_store::{AccessTokenRecord, GrantRecord, RefreshRecord, Rotation, TakeCode};
 
-use super::now_secs;
 use crate::error::ErrorResponse;
 use crate::extract::OAuthRequest;
 use crate::state::AppState;
+use crate::state::now;
 
 /// Prefix of refresh tokens (recognisable by secret scanners).
 pub const REFRESH_PREFIX: &str = "lk_rt_";
@@ -125,7 +125,7 @@ pub(super) async fn code(
     if !client.allows_grant(latchkey_core::client::GrantType::AuthorizationCode) {
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "client is not registered for this grant"));
     }
-    let now = now_secs();
+    let now = now();
     let taken = state.store().take_code(&token_hash(code.expose()), now).await?;
     let record = match taken {
         TakeCode::Taken(r) => r,
@@ -163,7 +163,7 @@ pub(super) async fn refresh(
     if !client.allows_grant(latchkey_core::client::GrantType::RefreshToken) {
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "client is not registered for refresh tokens"));
     }
-    let now = now_secs();
+    let now = now();
     let hash = token_hash(token.expose());
     let Some((old, grant)) = state.store().refresh_token(&hash).await? else {
         return Err(invalid_grant("unknown refresh token"));
@@ -226,7 +226,7 @@ pub(super) async fn password(
         return Err(ErrorResponse::refused(refused));
     }
     let Some(user) = user else { return Err(invalid_grant("the username or password is incorrect").into()) };
-    let now = now_secs();
+    let now = now();
     let issue = grant::password::decide(client, &user.id, scope, resources, &state.policy(), now)?;
     Ok(start_grant(state, client, &user, new_jti(), &issue, resources, now).await?)
 }

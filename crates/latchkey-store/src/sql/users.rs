@@ -225,6 +225,12 @@ impl UserStore for SqlStore {
         Ok(())
     }
 
+    async fn renew_auth_request_csrf(&self, id_hash: &[u8], csrf_hash: &[u8]) -> StoreResult<()> {
+        const Q: &str = "UPDATE auth_requests SET csrf_hash = $1 WHERE id_hash = $2 AND consumed_at IS NULL";
+        on_pool!(self, |p| sqlx::query(Q).bind(csrf_hash).bind(id_hash).execute(p).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
     async fn consume_auth_request(&self, id_hash: &[u8], now: i64) -> StoreResult<bool> {
         const Q: &str = "UPDATE auth_requests SET consumed_at = $1 WHERE id_hash = $2 AND consumed_at IS NULL";
         let n = on_pool!(self, |p| sqlx::query(Q).bind(now).bind(id_hash).execute(p).await.map(|r| r.rows_affected()))?;
@@ -430,12 +436,5 @@ impl UserStore for SqlStore {
                 None => Rotation::Unknown,
             })
         })
-    }
-
-    async fn revoke_refresh(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<String>> {
-        let found = self.refresh_token(token_hash).await?;
-        let Some((r, _)) = found else { return Ok(None) };
-        self.revoke_grant(&r.grant_id, now).await?;
-        Ok(Some(r.client_id))
     }
 }
