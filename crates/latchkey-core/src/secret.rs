@@ -56,10 +56,54 @@ pub fn random_token(prefix: &str) -> String {
     s
 }
 
-/// SHA-256 of a high-entropy secret (opaque tokens, codes). With 256 random bits a
-/// fast unsalted hash is not brute-forceable, and it allows indexed look-up.
-pub fn token_hash(token: &str) -> Vec<u8> {
-    digest::digest(&digest::SHA256, token.as_bytes()).as_ref().to_vec()
+/// Length of a [`new_token`] body: base64url of 8 time bytes and 32 random bytes.
+const KEYED_BODY_LEN: usize = 54;
+
+/// A new token that is stored and looked up by [`token_key`] (opaque access and
+/// refresh tokens, codes, authorization requests, sessions): `prefix` and the base64url
+/// of 8 bytes of issue time (microseconds, big-endian) followed by 256 random bits.
+///
+/// The time leads the stored key, so a new row lands next to the newest rows of its
+/// B-tree instead of on a random page: an insert dirties the same few pages as the
+/// last one, and issuance stays flat as the store grows (docs/performance.md). The
+/// time is not secret (`expires_in` tells as much); the 256 random bits are. `prefix`
+/// is empty or six characters (`lk_at_`), which [`token_key`] relies on.
+pub fn new_token(prefix: &str) -> String {
+    debug_assert!(prefix.is_empty() || prefix.len() == 6);
+    let mut body = [0u8; 40];
+    body[..8].copy_from_slice(&time_prefix());
+    body[8..].copy_from_slice(&random_bytes::<32>());
+    let mut s = String::with_capacity(prefix.len() + KEYED_BODY_LEN);
+    s.push_str(prefix);
+    URL_SAFE_NO_PAD.encode_string(body, &mut s);
+    s
+}
+
+/// The current time in microseconds, big-endian: leads ids that should sort by age.
+pub(crate) fn time_prefix() -> [u8; 8] {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+    micros.to_be_bytes()
+}
+
+/// The key a token is stored under: the 8 time bytes of a [`new_token`] followed by
+/// the SHA-256 of the whole token; for any other string (tokens issued before keyed
+/// tokens, CSRF tokens, garbage) the SHA-256 alone. With 256 random bits a fast
+/// unsalted hash is not brute-forceable, and it allows indexed look-up; the token
+/// itself is never stored.
+pub fn token_key(token: &str) -> Vec<u8> {
+    let hash = digest::digest(&digest::SHA256, token.as_bytes());
+    let body = match token.len() {
+        KEYED_BODY_LEN => Some(token),
+        n if n == KEYED_BODY_LEN + 6 => token.get(6..),
+        _ => None,
+    };
+    let mut time = [0u8; 40];
+    match body.map(|b| URL_SAFE_NO_PAD.decode_slice(b, &mut time)) {
+        Some(Ok(40)) => [&time[..8], hash.as_ref()].concat(),
+        _ => hash.as_ref().to_vec(),
+    }
 }
 
 /// Constant-time equality of two digests (`subtle`).
@@ -132,6 +176,30 @@ mod tests {
         assert!(a.starts_with("lk_at_"));
         assert_eq!(a.len(), 6 + 43);
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn keyed_tokens_sort_by_issue_time_and_hash_the_whole_token() {
+        let a = new_token("lk_at_");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = new_token("lk_at_");
+        assert_eq!(a.len(), 6 + KEYED_BODY_LEN);
+        let (ka, kb) = (token_key(&a), token_key(&b));
+        assert_eq!(ka.len(), 40);
+        assert!(ka < kb, "a later token sorts after an earlier one");
+        assert_eq!(&ka[8..], digest::digest(&digest::SHA256, a.as_bytes()).as_ref());
+        // One changed character changes the hash part.
+        let mut tampered = a.clone().into_bytes();
+        tampered[30] = if tampered[30] == b'A' { b'B' } else { b'A' };
+        assert_ne!(token_key(&String::from_utf8(tampered).unwrap())[8..], ka[8..]);
+        assert_eq!(token_key(&new_token("")).len(), 40);
+    }
+
+    #[test]
+    fn other_strings_are_keyed_by_their_hash_alone() {
+        for s in [random_token("lk_at_"), random_token(""), "x".repeat(60), "lk_at_!".repeat(10), String::new()] {
+            assert_eq!(token_key(&s), digest::digest(&digest::SHA256, s.as_bytes()).as_ref(), "{s}");
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use latchkey_core::form::encode_component;
-use latchkey_core::secret::token_hash;
+use latchkey_core::secret::token_key;
 use moka::Expiry;
 use moka::future::Cache;
 use serde::Deserialize;
@@ -88,7 +88,7 @@ impl Introspector {
         endpoint: &str,
         token: &str,
     ) -> Result<Option<Arc<TokenClaims>>, AuthError> {
-        let key = token_hash(token);
+        let key = token_key(token);
         let cached =
             self.cache.try_get_with(key, self.call(http, endpoint, token)).await.map_err(|e| AuthError::clone(&e))?;
         // An entry may outlive the token by less than a second (TTL granularity).

@@ -13,7 +13,7 @@ use latchkey_core::authorize::{self, AuthorizeError, AuthorizeRequest, error_red
 use latchkey_core::client::Client;
 use latchkey_core::form::FormParams;
 use latchkey_core::scope::ScopeSet;
-use latchkey_core::secret::{digest_eq, random_token, token_hash};
+use latchkey_core::secret::{digest_eq, new_token, random_token, token_key};
 use latchkey_core::token::new_jti;
 use latchkey_core::{ErrorCode, user::User};
 use latchkey_store::{AuthRequestRecord, CodeRecord, Session};
@@ -67,17 +67,17 @@ fn page_error(state: &AppState, status: StatusCode, e: OAuthError) -> Response {
 async fn ensure_session(state: &AppState, headers: &HeaderMap) -> Result<(String, Session, bool), ErrorResponse> {
     let t = now();
     if let Some(id) = session_cookie(headers, cookie_name(state))
-        && let Some(s) = state.store().session(&token_hash(&id), t).await.map_err(OAuthError::from)?
+        && let Some(s) = state.store().session(&token_key(&id), t).await.map_err(OAuthError::from)?
     {
         return Ok((id, s, false));
     }
-    let id = random_token("");
+    let id = new_token("");
     let s = Session {
         user_id: None,
         authenticated_at: None,
         expires_at: t + state.ctx.config.session_ttl.as_secs() as i64,
     };
-    state.store().put_session(&token_hash(&id), &s, t).await.map_err(OAuthError::from)?;
+    state.store().put_session(&token_key(&id), &s, t).await.map_err(OAuthError::from)?;
     Ok((id, s, true))
 }
 
@@ -121,7 +121,7 @@ async fn start(
 ) -> Result<Response, ErrorResponse> {
     let (session_id, session, fresh) = ensure_session(state, headers).await?;
     let t = now();
-    let (rid, csrf) = (random_token(""), random_token(""));
+    let (rid, csrf) = (new_token(""), random_token(""));
     let mut prompt = Vec::new();
     if request.prompt_login {
         prompt.push("login");
@@ -130,9 +130,9 @@ async fn start(
         prompt.push("consent");
     }
     let record = AuthRequestRecord {
-        id_hash: token_hash(&rid),
-        session_hash: token_hash(&session_id),
-        csrf_hash: token_hash(&csrf),
+        id_hash: token_key(&rid),
+        session_hash: token_key(&session_id),
+        csrf_hash: token_key(&csrf),
         client_id: client.id.clone(),
         redirect_uri: request.redirect_uri.clone(),
         redirect_given: request.redirect_given,
@@ -219,9 +219,9 @@ fn login_page(
 /// Issue the code and redirect back with `code`, `state` and `iss` (RFC 9207).
 async fn finish(state: &AppState, record: &AuthRequestRecord, user: &User) -> Result<Response, ErrorResponse> {
     let t = now();
-    let code = random_token(CODE_PREFIX);
+    let code = new_token(CODE_PREFIX);
     let row = CodeRecord {
-        code_hash: token_hash(&code),
+        code_hash: token_key(&code),
         grant_id: new_jti(),
         client_id: record.client_id.clone(),
         user_id: user.id.clone(),
@@ -283,21 +283,21 @@ async fn checked_request(
     let session_id =
         session_cookie(headers, cookie_name(state)).ok_or_else(|| forbidden("no session: enable cookies"))?;
     let t = now();
-    let session = match state.store().session(&token_hash(&session_id), t).await {
+    let session = match state.store().session(&token_key(&session_id), t).await {
         Ok(Some(s)) => s,
         Ok(None) => return Err(forbidden("the session has expired")),
         Err(e) => return Err(ErrorResponse::from(OAuthError::from(e)).into_response()),
     };
-    let record = match state.store().auth_request(&token_hash(&rid), t).await {
+    let record = match state.store().auth_request(&token_key(&rid), t).await {
         Ok(Some(r)) => r,
         Ok(None) => return Err(bad("this authorization request has expired or was already completed")),
         Err(e) => return Err(ErrorResponse::from(OAuthError::from(e)).into_response()),
     };
-    if !digest_eq(&record.session_hash, &token_hash(&session_id)) {
+    if !digest_eq(&record.session_hash, &token_key(&session_id)) {
         return Err(forbidden("this form belongs to another session"));
     }
     let csrf = form.single("csrf_token").ok().flatten().unwrap_or("").to_owned();
-    if need_csrf && !digest_eq(&record.csrf_hash, &token_hash(&csrf)) {
+    if need_csrf && !digest_eq(&record.csrf_hash, &token_key(&csrf)) {
         return Err(forbidden("missing or invalid CSRF token"));
     }
     let client = match state.client(&record.client_id).await {
@@ -368,16 +368,16 @@ pub(super) async fn post_login(
     };
     // A new session id after login: a fixated or leaked pre-login id is worthless.
     let t = now();
-    let new_id = random_token("");
+    let new_id = new_token("");
     let session = Session {
         user_id: Some(user.id.clone()),
         authenticated_at: Some(t),
         expires_at: t + state.ctx.config.session_ttl.as_secs() as i64,
     };
     let saved = async {
-        state.store().put_session(&token_hash(&new_id), &session, t).await?;
-        state.store().rebind_auth_request(&record.id_hash, &token_hash(&new_id)).await?;
-        state.store().delete_session(&token_hash(&old_session_id)).await
+        state.store().put_session(&token_key(&new_id), &session, t).await?;
+        state.store().rebind_auth_request(&record.id_hash, &token_key(&new_id)).await?;
+        state.store().delete_session(&token_key(&old_session_id)).await
     }
     .await;
     if let Err(e) = saved {
@@ -402,7 +402,7 @@ pub(super) async fn get_resume(
     };
     // Only the token's hash is stored, so the next form gets a fresh one.
     let csrf = random_token("");
-    if let Err(e) = state.store().renew_auth_request_csrf(&record.id_hash, &token_hash(&csrf)).await {
+    if let Err(e) = state.store().renew_auth_request_csrf(&record.id_hash, &token_key(&csrf)).await {
         return ErrorResponse::from(OAuthError::from(e)).into_response();
     }
     match proceed(&state, &client, &record, &rid, &csrf, &session).await {

@@ -7,7 +7,7 @@ use latchkey_core::client_auth::{parse_client_credentials, verify_client};
 use latchkey_core::grant::{self, Issue};
 use latchkey_core::introspect::{Introspection, is_live, may_introspect, may_revoke};
 use latchkey_core::jose::Expectations;
-use latchkey_core::secret::token_hash;
+use latchkey_core::secret::token_key;
 use latchkey_core::token::{
     AccessTokenClaims, TokenFormat, TokenResponse, TokenShape, new_jti, new_opaque_access_token, token_shape,
 };
@@ -88,7 +88,7 @@ async fn mint(state: &AppState, issue: &Issue) -> Result<String, OAuthError> {
         TokenFormat::Opaque => {
             let token = new_opaque_access_token();
             // A client-credentials token is its own grant.
-            let record = access_row(issue, token_hash(&token), jti.clone(), &jti, false, None);
+            let record = access_row(issue, token_key(&token), jti.clone(), &jti, false, None);
             state.store().put_access_token(&record).await?;
             Ok(token)
         }
@@ -128,7 +128,7 @@ pub async fn resolve(state: &AppState, token: &str) -> Result<Option<AccessToken
     }
     let now = now();
     let claims = match token_shape(token) {
-        TokenShape::OpaqueAccess => match state.store().access_token(&token_hash(token)).await? {
+        TokenShape::OpaqueAccess => match state.store().access_token(&token_key(token)).await? {
             Some(r) if r.revoked_at.is_none() => r.claims(&state.issuer),
             _ => return Ok(None),
         },
@@ -171,7 +171,7 @@ async fn user_claims(state: &AppState, mut claims: AccessTokenClaims) -> Result<
 /// Introspection of a refresh token (RFC 7662 §2.2 with `token_type: refresh_token`).
 async fn refresh_introspection(state: &AppState, caller: &Client, token: &str) -> Result<Introspection, OAuthError> {
     let now = now();
-    let Some((r, g)) = state.store().refresh_token(&token_hash(token)).await? else {
+    let Some((r, g)) = state.store().refresh_token(&token_key(token)).await? else {
         return Ok(Introspection::inactive());
     };
     let live = r.used_at.is_none() && r.revoked_at.is_none() && g.revoked_at.is_none() && r.expires_at > now;
@@ -225,7 +225,7 @@ pub async fn revoke(state: &AppState, req: OAuthRequest) -> Result<(), OAuthErro
     }
     if token.starts_with(REFRESH_PREFIX) {
         // RFC 7009 §2.1: revoking a refresh token revokes its family's access tokens.
-        let hash = token_hash(token);
+        let hash = token_key(token);
         if let Some((r, _)) = state.store().refresh_token(&hash).await?
             && may_revoke(&caller, &r.client_id)
         {
@@ -236,7 +236,7 @@ pub async fn revoke(state: &AppState, req: OAuthRequest) -> Result<(), OAuthErro
     }
     match token_shape(token) {
         TokenShape::OpaqueAccess => {
-            let hash = token_hash(token);
+            let hash = token_key(token);
             if let Some(record) = state.store().access_token(&hash).await?
                 && may_revoke(&caller, &record.client_id)
                 && state.store().revoke_access_token(&hash, now()).await?

@@ -8,7 +8,7 @@ use latchkey_core::grant::authorization_code::{CodeGrant, issues_refresh_token};
 use latchkey_core::grant::refresh_token::RefreshGrant;
 use latchkey_core::grant::{self, Issue};
 use latchkey_core::scope::ScopeSet;
-use latchkey_core::secret::{Secret, random_token, token_hash};
+use latchkey_core::secret::{Secret, new_token, token_key};
 use latchkey_core::token::{TokenFormat, TokenResponse, new_jti, new_opaque_access_token};
 use latchkey_core::user::User;
 use latchkey_store::{AccessTokenRecord, GrantRecord, RefreshRecord, Rotation, TakeCode};
@@ -41,11 +41,11 @@ fn access_record(
             let mut claims = issue.claims(&state.issuer, jti.clone());
             claims.username = None;
             let token = state.keys.snapshot().signer.sign_jwt(&claims).map_err(OAuthError::server_error)?;
-            (token, token_hash(&format!("jwt:{jti}")), true)
+            (token, token_key(&format!("jwt:{jti}")), true)
         }
         TokenFormat::Opaque => {
             let token = new_opaque_access_token();
-            let hash = token_hash(&token);
+            let hash = token_key(&token);
             (token, hash, false)
         }
     };
@@ -53,9 +53,9 @@ fn access_record(
 }
 
 fn refresh_record(grant_id: &str, client_id: &str, scope: &str, now: i64, expires_at: i64) -> (String, RefreshRecord) {
-    let token = random_token(REFRESH_PREFIX);
+    let token = new_token(REFRESH_PREFIX);
     let record = RefreshRecord {
-        token_hash: token_hash(&token),
+        token_hash: token_key(&token),
         grant_id: grant_id.to_owned(),
         client_id: client_id.to_owned(),
         scope: scope.to_owned(),
@@ -126,7 +126,7 @@ pub(super) async fn code(
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "client is not registered for this grant"));
     }
     let now = now();
-    let taken = state.store().take_code(&token_hash(code.expose()), now).await?;
+    let taken = state.store().take_code(&token_key(code.expose()), now).await?;
     let record = match taken {
         TakeCode::Taken(r) => r,
         TakeCode::Replayed { grant_id } => {
@@ -164,7 +164,7 @@ pub(super) async fn refresh(
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "client is not registered for refresh tokens"));
     }
     let now = now();
-    let hash = token_hash(token.expose());
+    let hash = token_key(token.expose());
     let Some((old, grant)) = state.store().refresh_token(&hash).await? else {
         return Err(invalid_grant("unknown refresh token"));
     };

@@ -1,105 +1,101 @@
-//! Group commit for opaque access tokens. Each token must be durable before it is
-//! returned, and with `synchronous = FULL` every commit is an fsync; committing the
-//! tokens of concurrent requests together turns N fsyncs into one. A request waits for
-//! the commit that contains its row, never longer than one batch.
+//! Batching of the hot statements: concurrent requests share one database round trip.
+//!
+//! Writes (group commit): each opaque token must be durable before it is returned, and
+//! with `synchronous = FULL` every commit is an fsync; committing the tokens of
+//! concurrent requests together turns N fsyncs into one.
+//!
+//! Reads (group lookup): a point lookup costs SQLite microseconds, but handing it to
+//! sqlx's per-connection worker thread and back costs two context switches, which
+//! bounded introspection (docs/performance.md). One `IN (…)` query for every lookup
+//! waiting pays that once per batch. Reads stay exact: nothing is cached, a batch only
+//! starts after the request arrived, so it sees every commit made before.
+//!
+//! A request waits for at most the batch in flight plus its own. Under light load a
+//! batch holds one job and costs one task hand-off more than a direct query.
 
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use sqlx::Row;
 use tokio::sync::{mpsc, oneshot};
 
-use super::Pool;
+use super::{Pool, SELECT_ACCESS_TOKENS, token_from_row};
 use crate::{AccessTokenRecord, StoreError, StoreResult};
 
-/// Most rows in one transaction.
+/// Most jobs in one statement.
 const MAX_BATCH: usize = 256;
 /// Queue bound: past it callers wait (back-pressure instead of unbounded memory).
 const QUEUE: usize = 4096;
 
-type Job = (AccessTokenRecord, oneshot::Sender<StoreResult<()>>);
-
-/// Hands rows to the writer task and waits for their commit.
-pub(super) struct TokenWriter {
-    jobs: mpsc::Sender<Job>,
+/// One kind of batched statement.
+pub(super) trait BatchOp: Send + Sync + 'static {
+    type In: Send + 'static;
+    type Out: Send + 'static;
+    /// Retry a failed batch one job at a time, so one bad row cannot fail the others
+    /// (writes). Reads fail together: their failure is the database's, not a row's.
+    const RETRY_ALONE: bool;
+    /// Run every input; one output per input, in order.
+    fn run(&self, pool: &Pool, inputs: &[Self::In]) -> impl Future<Output = StoreResult<Vec<Self::Out>>> + Send;
 }
 
-impl TokenWriter {
-    pub(super) fn spawn(pool: Pool) -> Self {
+type Job<O> = (<O as BatchOp>::In, oneshot::Sender<StoreResult<<O as BatchOp>::Out>>);
+
+/// Hands jobs to the batch task and waits for their result.
+pub(super) struct Batcher<O: BatchOp> {
+    jobs: mpsc::Sender<Job<O>>,
+}
+
+impl<O: BatchOp> Batcher<O> {
+    pub(super) fn spawn(pool: Pool, op: O) -> Self {
         let (jobs, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pool, rx));
+        tokio::spawn(run(pool, Arc::new(op), rx));
         Self { jobs }
     }
 
-    pub(super) async fn put(&self, record: AccessTokenRecord) -> StoreResult<()> {
+    pub(super) async fn call(&self, input: O::In) -> StoreResult<O::Out> {
         let (tx, rx) = oneshot::channel();
         let closed = || StoreError::Unavailable(sqlx::Error::PoolClosed);
-        self.jobs.send((record, tx)).await.map_err(|_| closed())?;
+        self.jobs.send((input, tx)).await.map_err(|_| closed())?;
         rx.await.map_err(|_| closed())?
     }
 }
 
-async fn run(pool: Pool, mut rx: mpsc::Receiver<Job>) {
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.recv().await {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
+async fn run<O: BatchOp>(pool: Pool, op: Arc<O>, mut rx: mpsc::Receiver<Job<O>>) {
+    let mut inputs = Vec::with_capacity(MAX_BATCH);
+    let mut replies = Vec::with_capacity(MAX_BATCH);
+    loop {
+        let Some((first_in, first_reply)) = rx.recv().await else { return };
+        inputs.push(first_in);
+        replies.push(first_reply);
+        while inputs.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok((i, r)) => {
+                    inputs.push(i);
+                    replies.push(r);
+                }
                 Err(_) => break,
             }
         }
-        match insert_all(&pool, &batch).await {
-            Ok(()) => {
-                for (_, reply) in batch.drain(..) {
-                    let _ = reply.send(Ok(()));
+        match op.run(&pool, &inputs).await {
+            Ok(outs) => {
+                for (reply, out) in replies.drain(..).zip(outs) {
+                    let _ = reply.send(Ok(out));
                 }
             }
-            // One bad row must not fail the others: retry them one by one.
-            Err(_) if batch.len() > 1 => {
-                for (record, reply) in batch.drain(..) {
-                    let _ = reply.send(insert_all(&pool, &[(record, oneshot::channel().0)]).await);
+            Err(_) if O::RETRY_ALONE && inputs.len() > 1 => {
+                for (input, reply) in inputs.drain(..).zip(replies.drain(..)) {
+                    let out = op.run(&pool, std::slice::from_ref(&input)).await;
+                    let _ = reply.send(out.map(|mut v| v.remove(0)));
                 }
             }
             Err(e) => {
-                for (_, reply) in batch.drain(..) {
+                for reply in replies.drain(..) {
                     let _ = reply.send(Err(clone_error(&e)));
                 }
             }
         }
-    }
-}
-
-/// One multi-row INSERT per batch: a statement per row costs a round trip to the
-/// database worker each, which bounded the batch more than the fsync did.
-async fn insert_all(pool: &Pool, rows: &[Job]) -> StoreResult<()> {
-    let mut audiences = Vec::with_capacity(rows.len());
-    for (t, _) in rows {
-        audiences.push(serde_json::to_string(&t.audience).map_err(|e| StoreError::Corrupt(e.to_string()))?);
-    }
-    macro_rules! insert {
-        ($p:expr, $db:ty) => {{
-            let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
-                "INSERT INTO access_tokens (token_hash, jti, grant_id, client_id, subject, scope, audience, \
-                 issued_at, expires_at, revoked_at, jwt, username) ",
-            );
-            q.push_values(rows.iter().zip(&audiences), |mut b, ((t, _), aud)| {
-                b.push_bind(&t.token_hash)
-                    .push_bind(&t.jti)
-                    .push_bind(&t.grant_id)
-                    .push_bind(&t.client_id)
-                    .push_bind(&t.subject)
-                    .push_bind(&t.scope)
-                    .push_bind(aud)
-                    .push_bind(t.issued_at)
-                    .push_bind(t.expires_at)
-                    .push_bind(t.revoked_at)
-                    .push_bind(i64::from(t.jwt))
-                    .push_bind(&t.username);
-            });
-            q.build().execute($p).await?;
-            Ok(())
-        }};
-    }
-    match pool {
-        Pool::Sqlite(p) => insert!(p, sqlx::Sqlite),
-        Pool::Postgres(p) => insert!(p, sqlx::Postgres),
+        inputs.clear();
     }
 }
 
@@ -107,5 +103,140 @@ fn clone_error(e: &StoreError) -> StoreError {
     match e {
         StoreError::Unavailable(_) => StoreError::Unavailable(sqlx::Error::PoolTimedOut),
         other => StoreError::Corrupt(other.to_string()),
+    }
+}
+
+/// The smallest power of two ≥ `n`: lookups pad their `IN (…)` list to it (repeating
+/// the last key), so a handful of statement shapes serve every batch size and stay in
+/// sqlx's prepared-statement cache.
+fn padded_len(n: usize) -> usize {
+    n.next_power_of_two()
+}
+
+/// Group commit of opaque access tokens: one multi-row INSERT per batch (a statement
+/// per row costs a round trip to the database worker each, which bounded the batch
+/// more than the fsync did).
+pub(super) struct InsertAccessTokens;
+
+impl BatchOp for InsertAccessTokens {
+    type In = AccessTokenRecord;
+    type Out = ();
+    const RETRY_ALONE: bool = true;
+
+    async fn run(&self, pool: &Pool, rows: &[AccessTokenRecord]) -> StoreResult<Vec<()>> {
+        let mut audiences = Vec::with_capacity(rows.len());
+        for t in rows {
+            audiences.push(serde_json::to_string(&t.audience).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        }
+        macro_rules! insert {
+            ($p:expr, $db:ty) => {{
+                let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
+                    "INSERT INTO access_tokens (token_hash, jti, grant_id, client_id, subject, scope, audience, \
+                     issued_at, expires_at, revoked_at, jwt, username) ",
+                );
+                q.push_values(rows.iter().zip(&audiences), |mut b, (t, aud)| {
+                    b.push_bind(&t.token_hash)
+                        .push_bind(&t.jti)
+                        .push_bind(&t.grant_id)
+                        .push_bind(&t.client_id)
+                        .push_bind(&t.subject)
+                        .push_bind(&t.scope)
+                        .push_bind(aud)
+                        .push_bind(t.issued_at)
+                        .push_bind(t.expires_at)
+                        .push_bind(t.revoked_at)
+                        .push_bind(i64::from(t.jwt))
+                        .push_bind(&t.username);
+                });
+                q.build().execute($p).await?;
+            }};
+        }
+        match pool {
+            Pool::Sqlite(p) => insert!(p, sqlx::Sqlite),
+            Pool::Postgres(p) => insert!(p, sqlx::Postgres),
+        }
+        Ok(vec![(); rows.len()])
+    }
+}
+
+/// Group lookup of opaque access tokens by hash.
+pub(super) struct AccessTokensByHash;
+
+impl BatchOp for AccessTokensByHash {
+    type In = Vec<u8>;
+    type Out = Option<AccessTokenRecord>;
+    const RETRY_ALONE: bool = false;
+
+    async fn run(&self, pool: &Pool, hashes: &[Vec<u8>]) -> StoreResult<Vec<Option<AccessTokenRecord>>> {
+        let mut found: HashMap<Vec<u8>, AccessTokenRecord> = HashMap::with_capacity(hashes.len());
+        macro_rules! select {
+            ($p:expr, $db:ty) => {{
+                let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(SELECT_ACCESS_TOKENS);
+                q.push(" WHERE token_hash IN (");
+                push_padded(&mut q, hashes);
+                for row in q.build().fetch_all($p).await? {
+                    let t = token_from_row(&row)?;
+                    found.insert(t.token_hash.clone(), t);
+                }
+            }};
+        }
+        match pool {
+            Pool::Sqlite(p) => select!(p, sqlx::Sqlite),
+            Pool::Postgres(p) => select!(p, sqlx::Postgres),
+        }
+        Ok(hashes.iter().map(|h| found.get(h).cloned()).collect())
+    }
+}
+
+/// Group check of revoked JWT ids.
+pub(super) struct RevokedJtis;
+
+impl BatchOp for RevokedJtis {
+    type In = String;
+    type Out = bool;
+    const RETRY_ALONE: bool = false;
+
+    async fn run(&self, pool: &Pool, jtis: &[String]) -> StoreResult<Vec<bool>> {
+        let mut revoked = std::collections::HashSet::with_capacity(jtis.len());
+        macro_rules! select {
+            ($p:expr, $db:ty) => {{
+                let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new("SELECT jti FROM revoked_jtis");
+                q.push(" WHERE jti IN (");
+                push_padded(&mut q, jtis);
+                for row in q.build().fetch_all($p).await? {
+                    revoked.insert(row.try_get::<String, _>(0)?);
+                }
+            }};
+        }
+        match pool {
+            Pool::Sqlite(p) => select!(p, sqlx::Sqlite),
+            Pool::Postgres(p) => select!(p, sqlx::Postgres),
+        }
+        Ok(jtis.iter().map(|j| revoked.contains(j)).collect())
+    }
+}
+
+/// Push `keys` as bind parameters, padded (see [`padded_len`]), and close the `IN (`.
+fn push_padded<'k, DB, T>(q: &mut sqlx::QueryBuilder<DB>, keys: &'k [T])
+where
+    DB: sqlx::Database,
+    &'k T: sqlx::Encode<'k, DB> + sqlx::Type<DB>,
+{
+    let mut list = q.separated(", ");
+    for i in 0..padded_len(keys.len()) {
+        list.push_bind(&keys[i.min(keys.len() - 1)]);
+    }
+    list.push_unseparated(")");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::padded_len;
+
+    #[test]
+    fn lookups_use_few_statement_shapes() {
+        let shapes: std::collections::BTreeSet<_> = (1..=super::MAX_BATCH).map(padded_len).collect();
+        assert_eq!(shapes.len(), 9, "1, 2, 4, … 256");
+        assert!((1..=super::MAX_BATCH).all(|n| padded_len(n) >= n));
     }
 }

@@ -12,9 +12,9 @@ use async_trait::async_trait;
 use latchkey_core::client::{AuthMethod, Client, GrantType};
 use latchkey_core::scope::ScopeSet;
 use latchkey_core::token::TokenFormat;
-use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Connection, Row};
 
 use crate::{AccessTokenRecord, Store, StoreError, StoreResult, StoredKey};
 
@@ -44,6 +44,41 @@ macro_rules! on_pool {
     };
 }
 
+/// A write. `$body` runs with `$p` a `&mut` connection and evaluates to a `Result`.
+/// On SQLite it joins the next group commit (`writer.rs`), so what it captures must be
+/// owned; on PostgreSQL it runs on a pooled connection, and PostgreSQL shares the WAL
+/// flush of concurrent commits by itself.
+macro_rules! write {
+    ($self:expr, |$p:ident| $body:expr) => {
+        match &$self.writes {
+            Writes::Sqlite(w) => {
+                w.run(move |$p: &mut sqlx::SqliteConnection| {
+                    Box::pin(async move {
+                        let r = $body;
+                        r.map_err(StoreError::from)
+                    })
+                })
+                .await
+            }
+            Writes::Postgres(pool) => {
+                async {
+                    let mut conn = pool.acquire().await?;
+                    let $p: &mut sqlx::PgConnection = &mut *conn;
+                    let r = $body;
+                    r.map_err(StoreError::from)
+                }
+                .await
+            }
+        }
+    };
+}
+
+/// Where writes go: SQLite's group commit, or PostgreSQL's pool.
+enum Writes {
+    Sqlite(writer::SqliteWriter),
+    Postgres(PgPool),
+}
+
 /// Longest wait for a connection: past it a request fails with 503 rather than hang.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -55,7 +90,12 @@ pub fn is_postgres_url(url: &str) -> bool {
 /// The SQL store.
 pub struct SqlStore {
     pool: Pool,
-    tokens: batch::TokenWriter,
+    /// The pool for writes: one connection of its own on SQLite, `pool` on PostgreSQL.
+    writer: Pool,
+    writes: Writes,
+    insert_tokens: batch::Batcher<batch::InsertAccessTokens>,
+    tokens_by_hash: batch::Batcher<batch::AccessTokensByHash>,
+    revoked_jtis: batch::Batcher<batch::RevokedJtis>,
 }
 
 /// The file behind a `sqlite://` URL: `sqlite://rel/x.db` is relative to the working
@@ -98,7 +138,8 @@ impl SqlStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Config(format!("migrations failed: {e}")))?;
-        Ok(Self::with_pool(Pool::Postgres(pool)))
+        let writes = Writes::Postgres(pool.clone());
+        Ok(Self::with_pools(Pool::Postgres(pool.clone()), Pool::Postgres(pool), writes))
     }
 
     async fn open_sqlite(path: &Path, synchronous: Synchronous, max_connections: u32) -> StoreResult<Self> {
@@ -120,23 +161,47 @@ impl SqlStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(|e| StoreError::Config(format!("cannot open SQLite database {}: {e}", path.display())))?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await
             .map_err(|e| StoreError::Config(format!("migrations failed: {e}")))?;
-        Ok(Self::with_pool(Pool::Sqlite(pool)))
+        // Every write goes through one connection (group commit, `write!`). SQLite
+        // allows one writer at a time anyway: queueing for the connection is fair and
+        // cheap where contending for the lock means sleeping in the busy handler; and
+        // a connection that makes every commit keeps its page cache (one taken in turn
+        // from the pool finds the database changed by the others and drops it).
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Config(format!("cannot open SQLite database {}: {e}", path.display())))?;
+        let writes = Writes::Sqlite(writer::SqliteWriter::spawn(writer.clone()));
+        Ok(Self::with_pools(Pool::Sqlite(pool), Pool::Sqlite(writer), writes))
     }
 
-    fn with_pool(pool: Pool) -> Self {
-        Self { tokens: batch::TokenWriter::spawn(pool.clone()), pool }
+    /// `writer` serves every write; it may be `pool` itself.
+    fn with_pools(pool: Pool, writer: Pool, writes: Writes) -> Self {
+        Self {
+            writes,
+            insert_tokens: batch::Batcher::spawn(writer.clone(), batch::InsertAccessTokens),
+            writer,
+            tokens_by_hash: batch::Batcher::spawn(pool.clone(), batch::AccessTokensByHash),
+            revoked_jtis: batch::Batcher::spawn(pool.clone(), batch::RevokedJtis),
+            pool,
+        }
     }
 
-    /// Close the pool, waiting for connections to finish.
+    /// Close the pools, waiting for connections to finish.
     pub async fn close(&self) {
-        on_pool!(self, |p| p.close().await)
+        on_pool!(self, |p| p.close().await);
+        match &self.writer {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
     }
 }
 
@@ -217,6 +282,10 @@ where
         username: row.try_get("username")?,
     })
 }
+
+/// Every access-token column, for [`token_from_row`]; a `WHERE` follows.
+const SELECT_ACCESS_TOKENS: &str = "SELECT token_hash, jti, grant_id, client_id, subject, scope, audience, issued_at, \
+     expires_at, revoked_at, jwt, username FROM access_tokens";
 
 const INSERT_ACCESS_TOKEN: &str = "INSERT INTO access_tokens (token_hash, jti, grant_id, client_id, subject, \
      scope, audience, issued_at, expires_at, revoked_at, jwt, username) \
@@ -314,18 +383,23 @@ impl Store for SqlStore {
     }
 
     async fn insert_client(&self, client: &Client, now: i64) -> StoreResult<()> {
+        // Owned: the write runs in the group-commit task.
+        let client = client.clone();
         const Q: &str = "INSERT INTO clients (id, secret_hash, grant_types, scopes, auth_method, token_format, \
              audiences, introspect, access_token_ttl, created_at, updated_at, name, redirect_uris, skip_consent, \
              require_pkce) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14)";
-        on_pool!(self, |p| bind_client!(sqlx::query(Q), client, now).execute(p).await.map(|r| r.rows_affected()))
-            .map_err(|e| match StoreError::from(e) {
-                StoreError::Conflict(_) => StoreError::Conflict(format!("client {}", client.id)),
+        let conflict = format!("client {}", client.id);
+        write!(self, |p| bind_client!(sqlx::query(Q), client, now).execute(p).await.map(|r| r.rows_affected()))
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => StoreError::Conflict(conflict),
                 other => other,
             })?;
         Ok(())
     }
 
     async fn upsert_client(&self, client: &Client, now: i64) -> StoreResult<()> {
+        // Owned: the write runs in the group-commit task.
+        let client = client.clone();
         const Q: &str = "INSERT INTO clients (id, secret_hash, grant_types, scopes, auth_method, token_format, \
              audiences, introspect, access_token_ttl, created_at, updated_at, name, redirect_uris, skip_consent, \
              require_pkce) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14) \
@@ -336,26 +410,31 @@ impl Store for SqlStore {
              token_format = excluded.token_format, audiences = excluded.audiences, \
              introspect = excluded.introspect, access_token_ttl = excluded.access_token_ttl, \
              updated_at = excluded.updated_at";
-        on_pool!(self, |p| bind_client!(sqlx::query(Q), client, now).execute(p).await.map(|r| r.rows_affected()))?;
+        write!(self, |p| bind_client!(sqlx::query(Q), client, now).execute(p).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     async fn delete_client(&self, id: &str) -> StoreResult<bool> {
-        on_pool!(self, |p| {
+        // Owned: the write runs in the group-commit task.
+        let id = id.to_owned();
+        write!(self, |p| {
             let mut tx = p.begin().await?;
-            sqlx::query("DELETE FROM access_tokens WHERE client_id = $1").bind(id).execute(&mut *tx).await?;
-            let n = sqlx::query("DELETE FROM clients WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM access_tokens WHERE client_id = $1").bind(&id).execute(&mut *tx).await?;
+            let n = sqlx::query("DELETE FROM clients WHERE id = $1").bind(&id).execute(&mut *tx).await?;
             tx.commit().await?;
-            Ok(n.rows_affected() > 0)
+            Ok::<_, StoreError>(n.rows_affected() > 0)
         })
     }
 
     async fn set_client_secret(&self, id: &str, secret_hash: &[u8], now: i64) -> StoreResult<bool> {
+        // Owned: the write runs in the group-commit task.
+        let id = id.to_owned();
+        let secret_hash = secret_hash.to_vec();
         const Q: &str = "UPDATE clients SET secret_hash = $1, updated_at = $2 WHERE id = $3";
-        let n = on_pool!(self, |p| sqlx::query(Q)
-            .bind(secret_hash)
+        let n = write!(self, |p| sqlx::query(Q)
+            .bind(&secret_hash)
             .bind(now)
-            .bind(id)
+            .bind(&id)
             .execute(p)
             .await
             .map(|r| r.rows_affected()))?;
@@ -364,31 +443,32 @@ impl Store for SqlStore {
 
     async fn put_access_token(&self, t: &AccessTokenRecord) -> StoreResult<()> {
         // Group commit: concurrent inserts share one transaction and one fsync.
-        self.tokens.put(t.clone()).await
+        self.insert_tokens.call(t.clone()).await
     }
 
     async fn access_token(&self, token_hash: &[u8]) -> StoreResult<Option<AccessTokenRecord>> {
-        const Q: &str = "SELECT token_hash, jti, grant_id, client_id, subject, scope, audience, issued_at, \
-             expires_at, revoked_at, jwt, username FROM access_tokens WHERE token_hash = $1";
-        on_pool!(self, |p| {
-            let row = sqlx::query(Q).bind(token_hash).fetch_optional(p).await?;
-            row.as_ref().map(token_from_row).transpose()
-        })
+        // Group lookup: concurrent introspections share one query.
+        self.tokens_by_hash.call(token_hash.to_vec()).await
     }
 
     async fn revoke_access_token(&self, token_hash: &[u8], now: i64) -> StoreResult<bool> {
+        // Owned: the write runs in the group-commit task.
+        let token_hash = token_hash.to_vec();
         const Q: &str = "UPDATE access_tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL";
         let n =
-            on_pool!(self, |p| sqlx::query(Q).bind(now).bind(token_hash).execute(p).await.map(|r| r.rows_affected()))?;
+            write!(self, |p| sqlx::query(Q).bind(now).bind(&token_hash).execute(p).await.map(|r| r.rows_affected()))?;
         Ok(n > 0)
     }
 
     async fn revoke_jti(&self, jti: &str, client_id: &str, expires_at: i64) -> StoreResult<()> {
+        // Owned: the write runs in the group-commit task.
+        let jti = jti.to_owned();
+        let client_id = client_id.to_owned();
         const Q: &str =
             "INSERT INTO revoked_jtis (jti, client_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING";
-        on_pool!(self, |p| sqlx::query(Q)
-            .bind(jti)
-            .bind(client_id)
+        write!(self, |p| sqlx::query(Q)
+            .bind(&jti)
+            .bind(&client_id)
             .bind(expires_at)
             .execute(p)
             .await
@@ -397,9 +477,7 @@ impl Store for SqlStore {
     }
 
     async fn jti_revoked(&self, jti: &str) -> StoreResult<bool> {
-        const Q: &str = "SELECT 1 FROM revoked_jtis WHERE jti = $1";
-        let found = on_pool!(self, |p| sqlx::query(Q).bind(jti).fetch_optional(p).await.map(|r| r.is_some()))?;
-        Ok(found)
+        self.revoked_jtis.call(jti.to_owned()).await
     }
 
     async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>> {
@@ -423,10 +501,12 @@ impl Store for SqlStore {
     }
 
     async fn add_signing_key(&self, key: &StoredKey) -> StoreResult<()> {
+        // Owned: the write runs in the group-commit task.
+        let key = key.clone();
         const RETIRE: &str = "UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL";
         const INSERT: &str = "INSERT INTO signing_keys (kid, alg, public_jwk, private_key_sealed, created_at, \
              retired_at) VALUES ($1, $2, $3, $4, $5, NULL)";
-        on_pool!(self, |p| {
+        write!(self, |p| {
             let mut tx = p.begin().await?;
             sqlx::query(RETIRE).bind(key.created_at).execute(&mut *tx).await?;
             sqlx::query(INSERT)
@@ -438,7 +518,7 @@ impl Store for SqlStore {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-            Ok(())
+            Ok::<_, StoreError>(())
         })
     }
 
@@ -459,7 +539,7 @@ impl Store for SqlStore {
         let mut total = 0;
         for q in STATEMENTS {
             total +=
-                on_pool!(self, |p| sqlx::query(*q).bind(now).bind(batch).execute(p).await.map(|r| r.rows_affected()))?;
+                write!(self, |p| sqlx::query(*q).bind(now).bind(batch).execute(p).await.map(|r| r.rows_affected()))?;
         }
         Ok(total)
     }
@@ -468,3 +548,4 @@ impl Store for SqlStore {
 // After the macros it uses (macro_rules! are scoped textually).
 mod batch;
 mod users;
+mod writer;

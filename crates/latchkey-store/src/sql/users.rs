@@ -4,8 +4,9 @@
 
 use async_trait::async_trait;
 use latchkey_core::user::User;
+use sqlx::Connection;
 
-use super::{INSERT_ACCESS_TOKEN, Pool, SqlStore};
+use super::{INSERT_ACCESS_TOKEN, Pool, SqlStore, Writes};
 use crate::{
     AccessTokenRecord, AuthRequestRecord, CodeRecord, Consent, GrantRecord, RefreshRecord, Rotation, Session,
     StoreError, StoreResult, TakeCode, UserStore,
@@ -71,11 +72,14 @@ impl UserStore for SqlStore {
     }
 
     async fn insert_user(&self, u: &User, now: i64) -> StoreResult<()> {
+        // Owned: the write runs in the group-commit task.
+        let u = u.clone();
         const Q: &str = "INSERT INTO users (id, username, email, password_hash, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6)";
-        on_pool!(self, |p| bind_user!(sqlx::query(Q), u, now).execute(p).await.map(|r| r.rows_affected())).map_err(
-            |e| match StoreError::from(e) {
-                StoreError::Conflict(_) => StoreError::Conflict(format!("user {}", u.username)),
+        let conflict = format!("user {}", u.username);
+        write!(self, |p| bind_user!(sqlx::query(Q), u, now).execute(p).await.map(|r| r.rows_affected())).map_err(
+            |e| match e {
+                StoreError::Conflict(_) => StoreError::Conflict(conflict),
                 other => other,
             },
         )?;
@@ -83,21 +87,25 @@ impl UserStore for SqlStore {
     }
 
     async fn upsert_user(&self, u: &User, now: i64) -> StoreResult<()> {
+        // Owned: the write runs in the group-commit task.
+        let u = u.clone();
         const Q: &str = "INSERT INTO users (id, username, email, password_hash, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (username) DO UPDATE SET email = excluded.email, \
              password_hash = excluded.password_hash, updated_at = excluded.updated_at";
-        on_pool!(self, |p| bind_user!(sqlx::query(Q), u, now).execute(p).await.map(|r| r.rows_affected()))?;
+        write!(self, |p| bind_user!(sqlx::query(Q), u, now).execute(p).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     async fn delete_user(&self, username: &str, now: i64) -> StoreResult<Option<String>> {
-        on_pool!(self, |p| {
+        // Owned: the write runs in the group-commit task.
+        let username = username.to_owned();
+        write!(self, |p| {
             let mut tx = p.begin().await?;
             let id: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE username = $1")
-                .bind(username)
+                .bind(&username)
                 .fetch_optional(&mut *tx)
                 .await?;
-            let Some((id,)) = id else { return Ok(None) };
+            let Some((id,)) = id else { return Ok::<_, StoreError>(None) };
             let grants: Vec<(String,)> =
                 sqlx::query_as("SELECT id FROM grants WHERE user_id = $1 AND revoked_at IS NULL")
                     .bind(&id)
@@ -114,16 +122,19 @@ impl UserStore for SqlStore {
                 sqlx::query(q).bind(&id).execute(&mut *tx).await?;
             }
             tx.commit().await?;
-            Ok(Some(id))
+            Ok::<_, StoreError>(Some(id))
         })
     }
 
     async fn put_session(&self, id_hash: &[u8], s: &Session, now: i64) -> StoreResult<()> {
+        // Owned: the write runs in the group-commit task.
+        let id_hash = id_hash.to_vec();
+        let s = s.clone();
         const Q: &str = "INSERT INTO sessions (id_hash, user_id, authenticated_at, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id_hash) DO UPDATE SET user_id = excluded.user_id, \
              authenticated_at = excluded.authenticated_at, expires_at = excluded.expires_at";
-        on_pool!(self, |p| sqlx::query(Q)
-            .bind(id_hash)
+        write!(self, |p| sqlx::query(Q)
+            .bind(&id_hash)
             .bind(&s.user_id)
             .bind(s.authenticated_at)
             .bind(now)
@@ -143,16 +154,20 @@ impl UserStore for SqlStore {
     }
 
     async fn delete_session(&self, id_hash: &[u8]) -> StoreResult<()> {
+        // Owned: the write runs in the group-commit task.
+        let id_hash = id_hash.to_vec();
         const Q: &str = "DELETE FROM sessions WHERE id_hash = $1";
-        on_pool!(self, |p| sqlx::query(Q).bind(id_hash).execute(p).await.map(|r| r.rows_affected()))?;
+        write!(self, |p| sqlx::query(Q).bind(&id_hash).execute(p).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     async fn put_auth_request(&self, r: &AuthRequestRecord) -> StoreResult<()> {
+        // Owned: the write runs in the group-commit task.
+        let r = r.clone();
         const Q: &str = "INSERT INTO auth_requests (id_hash, session_hash, csrf_hash, client_id, redirect_uri, \
              redirect_given, scope, state, code_challenge, resources, prompt, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
-        on_pool!(self, |p| sqlx::query(Q)
+        write!(self, |p| sqlx::query(Q)
             .bind(&r.id_hash)
             .bind(&r.session_hash)
             .bind(&r.csrf_hash)
@@ -213,12 +228,15 @@ impl UserStore for SqlStore {
     }
 
     async fn rebind_auth_request(&self, id_hash: &[u8], session_hash: &[u8]) -> StoreResult<()> {
+        // Owned: the write runs in the group-commit task.
+        let id_hash = id_hash.to_vec();
+        let session_hash = session_hash.to_vec();
         // The user just authenticated for this request: `prompt=login` is satisfied.
         const Q: &str = "UPDATE auth_requests SET session_hash = $1, prompt = TRIM(REPLACE(prompt, 'login', '')) \
              WHERE id_hash = $2";
-        on_pool!(self, |p| sqlx::query(Q)
-            .bind(session_hash)
-            .bind(id_hash)
+        write!(self, |p| sqlx::query(Q)
+            .bind(&session_hash)
+            .bind(&id_hash)
             .execute(p)
             .await
             .map(|r| r.rows_affected()))?;
@@ -226,21 +244,28 @@ impl UserStore for SqlStore {
     }
 
     async fn renew_auth_request_csrf(&self, id_hash: &[u8], csrf_hash: &[u8]) -> StoreResult<()> {
+        // Owned: the write runs in the group-commit task.
+        let id_hash = id_hash.to_vec();
+        let csrf_hash = csrf_hash.to_vec();
         const Q: &str = "UPDATE auth_requests SET csrf_hash = $1 WHERE id_hash = $2 AND consumed_at IS NULL";
-        on_pool!(self, |p| sqlx::query(Q).bind(csrf_hash).bind(id_hash).execute(p).await.map(|r| r.rows_affected()))?;
+        write!(self, |p| sqlx::query(Q).bind(&csrf_hash).bind(&id_hash).execute(p).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     async fn consume_auth_request(&self, id_hash: &[u8], now: i64) -> StoreResult<bool> {
+        // Owned: the write runs in the group-commit task.
+        let id_hash = id_hash.to_vec();
         const Q: &str = "UPDATE auth_requests SET consumed_at = $1 WHERE id_hash = $2 AND consumed_at IS NULL";
-        let n = on_pool!(self, |p| sqlx::query(Q).bind(now).bind(id_hash).execute(p).await.map(|r| r.rows_affected()))?;
+        let n = write!(self, |p| sqlx::query(Q).bind(now).bind(&id_hash).execute(p).await.map(|r| r.rows_affected()))?;
         Ok(n == 1)
     }
 
     async fn put_code(&self, c: &CodeRecord) -> StoreResult<()> {
+        // Owned: the write runs in the group-commit task.
+        let c = c.clone();
         const Q: &str = "INSERT INTO authorization_codes (code_hash, grant_id, client_id, user_id, redirect_uri, \
              scope, resources, code_challenge, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
-        on_pool!(self, |p| sqlx::query(Q)
+        write!(self, |p| sqlx::query(Q)
             .bind(&c.code_hash)
             .bind(&c.grant_id)
             .bind(&c.client_id)
@@ -258,14 +283,23 @@ impl UserStore for SqlStore {
     }
 
     async fn take_code(&self, code_hash: &[u8], now: i64) -> StoreResult<TakeCode> {
+        // Owned: the write runs in the group-commit task.
+        let code_hash = code_hash.to_vec();
         // Compare-and-set on used_at: of concurrent redemptions exactly one updates the row.
         const TAKE: &str = "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL \
              RETURNING grant_id, client_id, user_id, redirect_uri, scope, resources, code_challenge, created_at, \
              expires_at";
         const SEEN: &str = "SELECT grant_id FROM authorization_codes WHERE code_hash = $1";
         type Row = (String, String, String, Option<String>, String, String, Option<String>, i64, i64);
-        let taken: Option<Row> =
-            on_pool!(self, |p| sqlx::query_as(TAKE).bind(now).bind(code_hash).fetch_optional(p).await)?;
+        let key = code_hash.clone();
+        let (taken, seen): (Option<Row>, Option<(String,)>) = write!(self, |p| {
+            let taken: Option<Row> = sqlx::query_as(TAKE).bind(now).bind(&key).fetch_optional(&mut *p).await?;
+            let seen = match taken {
+                Some(_) => None,
+                None => sqlx::query_as(SEEN).bind(&key).fetch_optional(&mut *p).await?,
+            };
+            Ok::<_, StoreError>((taken, seen))
+        })?;
         if let Some(r) = taken {
             return Ok(TakeCode::Taken(CodeRecord {
                 code_hash: code_hash.to_vec(),
@@ -280,7 +314,6 @@ impl UserStore for SqlStore {
                 expires_at: r.8,
             }));
         }
-        let seen: Option<(String,)> = on_pool!(self, |p| sqlx::query_as(SEEN).bind(code_hash).fetch_optional(p).await)?;
         Ok(match seen {
             Some((grant_id,)) => TakeCode::Replayed { grant_id },
             None => TakeCode::Unknown,
@@ -295,12 +328,16 @@ impl UserStore for SqlStore {
     }
 
     async fn put_consent(&self, user_id: &str, client_id: &str, scope: &str, now: i64) -> StoreResult<()> {
+        // Owned: the write runs in the group-commit task.
+        let user_id = user_id.to_owned();
+        let client_id = client_id.to_owned();
+        let scope = scope.to_owned();
         const Q: &str = "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at";
-        on_pool!(self, |p| sqlx::query(Q)
-            .bind(user_id)
-            .bind(client_id)
-            .bind(scope)
+        write!(self, |p| sqlx::query(Q)
+            .bind(&user_id)
+            .bind(&client_id)
+            .bind(&scope)
             .bind(now)
             .execute(p)
             .await
@@ -315,25 +352,28 @@ impl UserStore for SqlStore {
     }
 
     async fn revoke_consent(&self, user_id: &str, client_id: &str, now: i64) -> StoreResult<bool> {
-        on_pool!(self, |p| {
+        // Owned: the write runs in the group-commit task.
+        let user_id = user_id.to_owned();
+        let client_id = client_id.to_owned();
+        write!(self, |p| {
             let mut tx = p.begin().await?;
             let n = sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
-                .bind(user_id)
-                .bind(client_id)
+                .bind(&user_id)
+                .bind(&client_id)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
             let grants: Vec<(String,)> =
                 sqlx::query_as("SELECT id FROM grants WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL")
-                    .bind(user_id)
-                    .bind(client_id)
+                    .bind(&user_id)
+                    .bind(&client_id)
                     .fetch_all(&mut *tx)
                     .await?;
             for (g,) in &grants {
                 revoke_family!(tx, g, now);
             }
             tx.commit().await?;
-            Ok(n > 0)
+            Ok::<_, StoreError>(n > 0)
         })
     }
 
@@ -343,9 +383,13 @@ impl UserStore for SqlStore {
         access: &AccessTokenRecord,
         refresh: Option<&RefreshRecord>,
     ) -> StoreResult<()> {
+        // Owned: the write runs in the group-commit task.
+        let g = g.clone();
+        let access = access.clone();
+        let refresh = refresh.cloned();
         const GRANT: &str = "INSERT INTO grants (id, client_id, user_id, scope, resources, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)";
-        on_pool!(self, |p| {
+        write!(self, |p| {
             let mut tx = p.begin().await?;
             sqlx::query(GRANT)
                 .bind(&g.id)
@@ -362,16 +406,18 @@ impl UserStore for SqlStore {
                 insert_refresh!(r).execute(&mut *tx).await?;
             }
             tx.commit().await?;
-            Ok(())
+            Ok::<_, StoreError>(())
         })
     }
 
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> StoreResult<()> {
-        on_pool!(self, |p| {
+        // Owned: the write runs in the group-commit task.
+        let grant_id = grant_id.to_owned();
+        write!(self, |p| {
             let mut tx = p.begin().await?;
-            revoke_family!(tx, grant_id, now);
+            revoke_family!(tx, &grant_id, now);
             tx.commit().await?;
-            Ok(())
+            Ok::<_, StoreError>(())
         })
     }
 
@@ -415,23 +461,27 @@ impl UserStore for SqlStore {
         access: &AccessTokenRecord,
         now: i64,
     ) -> StoreResult<Rotation> {
+        // Owned: the write runs in the group-commit task.
+        let old_hash = old_hash.to_vec();
+        let new = new.clone();
+        let access = access.clone();
         // Compare-and-set inside the transaction: of concurrent rotations exactly one
         // marks the token used and saves successors; the others see it used.
         const CAS: &str = "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL \
              AND revoked_at IS NULL AND grant_id IN (SELECT id FROM grants WHERE revoked_at IS NULL)";
         const SEEN: &str = "SELECT grant_id FROM refresh_tokens WHERE token_hash = $1";
-        on_pool!(self, |p| {
+        write!(self, |p| {
             let mut tx = p.begin().await?;
-            let n = sqlx::query(CAS).bind(now).bind(old_hash).execute(&mut *tx).await?.rows_affected();
+            let n = sqlx::query(CAS).bind(now).bind(&old_hash).execute(&mut *tx).await?.rows_affected();
             if n == 1 {
                 insert_refresh!(new).execute(&mut *tx).await?;
                 bind_access_token!(sqlx::query(INSERT_ACCESS_TOKEN), access)?.execute(&mut *tx).await?;
                 tx.commit().await?;
-                return Ok(Rotation::Rotated);
+                return Ok::<_, StoreError>(Rotation::Rotated);
             }
-            let seen: Option<(String,)> = sqlx::query_as(SEEN).bind(old_hash).fetch_optional(&mut *tx).await?;
+            let seen: Option<(String,)> = sqlx::query_as(SEEN).bind(&old_hash).fetch_optional(&mut *tx).await?;
             tx.commit().await?;
-            Ok(match seen {
+            Ok::<_, StoreError>(match seen {
                 Some((grant_id,)) => Rotation::Reused { grant_id },
                 None => Rotation::Unknown,
             })
