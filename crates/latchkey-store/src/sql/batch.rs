@@ -21,7 +21,7 @@ use sqlx::Row;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Pool, SELECT_ACCESS_TOKENS, token_from_row};
-use crate::{AccessTokenRecord, StoreError, StoreResult};
+use crate::{AccessTokenRecord, RefreshRecord, Rotation, StoreError, StoreResult};
 
 /// Most jobs in one statement.
 const MAX_BATCH: usize = 256;
@@ -124,38 +124,150 @@ impl BatchOp for InsertAccessTokens {
     const RETRY_ALONE: bool = true;
 
     async fn run(&self, pool: &Pool, rows: &[AccessTokenRecord]) -> StoreResult<Vec<()>> {
+        let rows: Vec<&AccessTokenRecord> = rows.iter().collect();
+        match pool {
+            Pool::Sqlite(p) => insert_access_rows!(p, sqlx::Sqlite, &rows),
+            Pool::Postgres(p) => insert_access_rows!(p, sqlx::Postgres, &rows),
+        }
+        Ok(vec![(); rows.len()])
+    }
+}
+
+/// One multi-row INSERT of `$rows` (`&[&AccessTokenRecord]`, not empty) on `$exec`.
+macro_rules! insert_access_rows {
+    ($exec:expr, $db:ty, $rows:expr) => {{
+        let rows: &[&AccessTokenRecord] = $rows;
         let mut audiences = Vec::with_capacity(rows.len());
         for t in rows {
             audiences.push(serde_json::to_string(&t.audience).map_err(|e| StoreError::Corrupt(e.to_string()))?);
         }
-        macro_rules! insert {
+        let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
+            "INSERT INTO access_tokens (token_hash, jti, grant_id, client_id, subject, scope, audience, \
+             issued_at, expires_at, revoked_at, jwt, username) ",
+        );
+        q.push_values(rows.iter().zip(&audiences), |mut b, (t, aud)| {
+            b.push_bind(&t.token_hash)
+                .push_bind(&t.jti)
+                .push_bind(&t.grant_id)
+                .push_bind(&t.client_id)
+                .push_bind(&t.subject)
+                .push_bind(&t.scope)
+                .push_bind(aud)
+                .push_bind(t.issued_at)
+                .push_bind(t.expires_at)
+                .push_bind(t.revoked_at)
+                .push_bind(i64::from(t.jwt))
+                .push_bind(&t.username);
+        });
+        q.build().execute($exec).await?;
+    }};
+}
+use insert_access_rows;
+
+/// One multi-row INSERT of `$rows` (`&[&RefreshRecord]`, not empty) on `$exec`.
+macro_rules! insert_refresh_rows {
+    ($exec:expr, $db:ty, $rows:expr) => {{
+        let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
+            "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, scope, issued_at, expires_at, used_at, \
+             revoked_at) ",
+        );
+        q.push_values($rows.iter(), |mut b, r: &&RefreshRecord| {
+            b.push_bind(&r.token_hash)
+                .push_bind(&r.grant_id)
+                .push_bind(&r.client_id)
+                .push_bind(&r.scope)
+                .push_bind(r.issued_at)
+                .push_bind(r.expires_at)
+                .push_bind(r.used_at)
+                .push_bind(r.revoked_at);
+        });
+        q.build().execute($exec).await?;
+    }};
+}
+
+/// A refresh-token rotation: the presented token's key, its successor and the new
+/// access token, and the time.
+pub(super) struct RotateJob {
+    pub old_hash: Vec<u8>,
+    pub new: RefreshRecord,
+    pub access: AccessTokenRecord,
+    pub now: i64,
+}
+
+/// Group rotation of refresh tokens, in one transaction of four statements whatever
+/// the batch size: one compare-and-set `UPDATE … RETURNING` marks every presented token
+/// used that is still live, one INSERT saves the winners' successor refresh tokens and
+/// one their access tokens, one SELECT tells the losers' grants (reuse). As with one
+/// rotation at a time, of two uses of one token exactly one wins: the UPDATE returns the
+/// row once, and the first job that presented it takes it. A failed INSERT fails the
+/// whole batch, so no token is ever marked used without its successor.
+pub(super) struct RotateRefresh;
+
+impl BatchOp for RotateRefresh {
+    type In = RotateJob;
+    type Out = Rotation;
+    const RETRY_ALONE: bool = true;
+
+    async fn run(&self, pool: &Pool, jobs: &[RotateJob]) -> StoreResult<Vec<Rotation>> {
+        // Correlated on the grant's primary key: `grant_id IN (SELECT … WHERE revoked_at
+        // IS NULL)` would read every grant.
+        const CAS: &str = " WHERE used_at IS NULL AND revoked_at IS NULL AND NOT EXISTS (SELECT 1 FROM grants g \
+             WHERE g.id = refresh_tokens.grant_id AND g.revoked_at IS NOT NULL) AND token_hash IN (";
+        let now = jobs.iter().map(|j| j.now).max().unwrap_or_default();
+        let hashes: Vec<&Vec<u8>> = jobs.iter().map(|j| &j.old_hash).collect();
+        let mut live: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
+        let mut winners = Vec::new();
+        let mut seen: HashMap<Vec<u8>, String> = HashMap::new();
+        macro_rules! rotate {
             ($p:expr, $db:ty) => {{
-                let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
-                    "INSERT INTO access_tokens (token_hash, jti, grant_id, client_id, subject, scope, audience, \
-                     issued_at, expires_at, revoked_at, jwt, username) ",
-                );
-                q.push_values(rows.iter().zip(&audiences), |mut b, (t, aud)| {
-                    b.push_bind(&t.token_hash)
-                        .push_bind(&t.jti)
-                        .push_bind(&t.grant_id)
-                        .push_bind(&t.client_id)
-                        .push_bind(&t.subject)
-                        .push_bind(&t.scope)
-                        .push_bind(aud)
-                        .push_bind(t.issued_at)
-                        .push_bind(t.expires_at)
-                        .push_bind(t.revoked_at)
-                        .push_bind(i64::from(t.jwt))
-                        .push_bind(&t.username);
-                });
-                q.build().execute($p).await?;
+                let mut tx = $p.begin().await?;
+                let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new("UPDATE refresh_tokens SET used_at = ");
+                q.push_bind(now);
+                q.push(CAS);
+                push_padded(&mut q, &hashes);
+                q.push(" RETURNING token_hash");
+                for row in q.build().fetch_all(&mut *tx).await? {
+                    live.insert(row.try_get::<Vec<u8>, _>(0)?);
+                }
+                // The first job presenting a live token wins it.
+                for (i, j) in jobs.iter().enumerate() {
+                    if live.remove(&j.old_hash) {
+                        winners.push(i);
+                    }
+                }
+                if !winners.is_empty() {
+                    let refresh: Vec<&RefreshRecord> = winners.iter().map(|&i| &jobs[i].new).collect();
+                    insert_refresh_rows!(&mut *tx, $db, refresh);
+                    let access: Vec<&AccessTokenRecord> = winners.iter().map(|&i| &jobs[i].access).collect();
+                    insert_access_rows!(&mut *tx, $db, &access);
+                }
+                if winners.len() < jobs.len() {
+                    let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
+                        "SELECT token_hash, grant_id FROM refresh_tokens WHERE token_hash IN (",
+                    );
+                    push_padded(&mut q, &hashes);
+                    for row in q.build().fetch_all(&mut *tx).await? {
+                        seen.insert(row.try_get(0)?, row.try_get(1)?);
+                    }
+                }
+                tx.commit().await?;
             }};
         }
         match pool {
-            Pool::Sqlite(p) => insert!(p, sqlx::Sqlite),
-            Pool::Postgres(p) => insert!(p, sqlx::Postgres),
+            Pool::Sqlite(p) => rotate!(p, sqlx::Sqlite),
+            Pool::Postgres(p) => rotate!(p, sqlx::Postgres),
         }
-        Ok(vec![(); rows.len()])
+        let mut out: Vec<Rotation> = jobs
+            .iter()
+            .map(|j| match seen.get(&j.old_hash) {
+                Some(grant_id) => Rotation::Reused { grant_id: grant_id.clone() },
+                None => Rotation::Unknown,
+            })
+            .collect();
+        for i in winners {
+            out[i] = Rotation::Rotated;
+        }
+        Ok(out)
     }
 }
 

@@ -96,6 +96,7 @@ pub struct SqlStore {
     insert_tokens: batch::Batcher<batch::InsertAccessTokens>,
     tokens_by_hash: batch::Batcher<batch::AccessTokensByHash>,
     revoked_jtis: batch::Batcher<batch::RevokedJtis>,
+    rotations: batch::Batcher<batch::RotateRefresh>,
 }
 
 /// The file behind a `sqlite://` URL: `sqlite://rel/x.db` is relative to the working
@@ -158,7 +159,10 @@ impl SqlStore {
             })
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
+        // A local file needs no liveness ping before each use (sqlx's default), which
+        // costs a round trip to the connection's thread per statement.
         let pool = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(max_connections.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.clone())
@@ -174,6 +178,7 @@ impl SqlStore {
         // a connection that makes every commit keeps its page cache (one taken in turn
         // from the pool finds the database changed by the others and drops it).
         let writer = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
@@ -188,9 +193,10 @@ impl SqlStore {
         Self {
             writes,
             insert_tokens: batch::Batcher::spawn(writer.clone(), batch::InsertAccessTokens),
-            writer,
+            rotations: batch::Batcher::spawn(writer.clone(), batch::RotateRefresh),
             tokens_by_hash: batch::Batcher::spawn(pool.clone(), batch::AccessTokensByHash),
             revoked_jtis: batch::Batcher::spawn(pool.clone(), batch::RevokedJtis),
+            writer,
             pool,
         }
     }

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use latchkey_core::user::User;
 use sqlx::Connection;
 
+use super::batch::RotateJob;
 use super::{INSERT_ACCESS_TOKEN, Pool, SqlStore, Writes};
 use crate::{
     AccessTokenRecord, AuthRequestRecord, CodeRecord, Consent, GrantRecord, RefreshRecord, Rotation, Session,
@@ -461,30 +462,9 @@ impl UserStore for SqlStore {
         access: &AccessTokenRecord,
         now: i64,
     ) -> StoreResult<Rotation> {
-        // Owned: the write runs in the group-commit task.
-        let old_hash = old_hash.to_vec();
-        let new = new.clone();
-        let access = access.clone();
-        // Compare-and-set inside the transaction: of concurrent rotations exactly one
-        // marks the token used and saves successors; the others see it used.
-        const CAS: &str = "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL \
-             AND revoked_at IS NULL AND grant_id IN (SELECT id FROM grants WHERE revoked_at IS NULL)";
-        const SEEN: &str = "SELECT grant_id FROM refresh_tokens WHERE token_hash = $1";
-        write!(self, |p| {
-            let mut tx = p.begin().await?;
-            let n = sqlx::query(CAS).bind(now).bind(&old_hash).execute(&mut *tx).await?.rows_affected();
-            if n == 1 {
-                insert_refresh!(new).execute(&mut *tx).await?;
-                bind_access_token!(sqlx::query(INSERT_ACCESS_TOKEN), access)?.execute(&mut *tx).await?;
-                tx.commit().await?;
-                return Ok::<_, StoreError>(Rotation::Rotated);
-            }
-            let seen: Option<(String,)> = sqlx::query_as(SEEN).bind(&old_hash).fetch_optional(&mut *tx).await?;
-            tx.commit().await?;
-            Ok::<_, StoreError>(match seen {
-                Some((grant_id,)) => Rotation::Reused { grant_id },
-                None => Rotation::Unknown,
-            })
-        })
+        // Group rotation (batch.rs): concurrent rotations share one transaction of four
+        // statements; of concurrent uses of one token exactly one wins.
+        let job = RotateJob { old_hash: old_hash.to_vec(), new: new.clone(), access: access.clone(), now };
+        self.rotations.call(job).await
     }
 }
