@@ -5,7 +5,7 @@ Every rate is also given as a fraction of the baseline (GET /health/live of the 
 binary) measured in the same run, because this machine is shared and noisy: ratios are
 what compares across runs. Medians of --runs runs.
 """
-import argparse, base64, datetime, json, os, platform, re, shutil, signal, statistics
+import argparse, base64, datetime, hashlib, json, os, platform, re, shutil, signal, statistics
 import subprocess, sys, tempfile, time, urllib.request, urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -16,11 +16,16 @@ def basic(cid, secret=SECRET):
     return "Basic " + base64.b64encode(f"{cid}:{secret}".encode()).decode()
 
 
+REDIRECT = "http://127.0.0.1:9/cb"
+VERIFIER = "bench-code-verifier-0123456789-0123456789-0123456789"
+CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).decode().rstrip("=")
+
 CONFIG = f"""
 listen = "127.0.0.1:0"
 database = "sqlite://{{db}}"
 [tokens]
 signing_alg = "{{alg}}"
+authorization_code_ttl = "10m"
 [secrets]
 system = ["bench-system-secret-0123456789"]
 [[clients]]
@@ -44,6 +49,14 @@ client_id = "pw"
 client_secret = "{SECRET}"
 grant_types = ["password"]
 scopes = ["items:read"]
+[[clients]]
+client_id = "app"
+client_secret = "{SECRET}"
+grant_types = ["authorization_code", "refresh_token"]
+redirect_uris = ["{REDIRECT}"]
+skip_consent = true
+scopes = ["items:read"]
+access_token_format = "opaque"
 [[users]]
 username = "alice"
 password = "alice-password-1"
@@ -53,18 +66,16 @@ max_failures_per_ip = 1000000
 """
 
 
-class Server:
-    def __init__(self, binary, alg):
-        self.dir = tempfile.mkdtemp(prefix="latchkey-bench-")
-        cfg = os.path.join(self.dir, "latchkey.toml")
-        with open(cfg, "w") as f:
-            f.write(CONFIG.format(db=os.path.join(self.dir, "bench.db"), alg=alg))
-        env = dict(os.environ, LATCHKEY_LOG="warn")
-        self.proc = subprocess.Popen([os.path.abspath(binary), "--config", cfg, "serve"], stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, env=env, cwd=self.dir, text=True)
+class Process:
+    """A server under test, started on an ephemeral loopback port; it prints
+    `listening on URL` first."""
+
+    def __init__(self, cmd, env, cwd):
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=cwd,
+                                     text=True)
         line = self.proc.stdout.readline().strip()
         if not line.startswith("listening on "):
-            raise SystemExit(f"server did not start: {line!r}")
+            raise SystemExit(f"{cmd[0]} did not start: {line!r}")
         self.base = line[len("listening on "):]
         time.sleep(0.3)
 
@@ -83,18 +94,41 @@ class Server:
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=20)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class Server(Process):
+    """latchkey with a throw-away SQLite database."""
+
+    def __init__(self, binary, alg):
+        self.dir = tempfile.mkdtemp(prefix="latchkey-bench-")
+        cfg = os.path.join(self.dir, "latchkey.toml")
+        with open(cfg, "w") as f:
+            f.write(CONFIG.format(db=os.path.join(self.dir, "bench.db"), alg=alg))
+        super().__init__([os.path.abspath(binary), "--config", cfg, "serve"], dict(os.environ, LATCHKEY_LOG="warn"),
+                         self.dir)
+
+    def stop(self):
+        super().stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def wrk(url, duration, connections, body=None, auth=None):
+class Peer(Process):
+    """node-oidc-provider (bench/peers/oidc-provider), in memory."""
+
+    def __init__(self, alg):
+        env = dict(os.environ, BENCH_SECRET=SECRET, ALG=alg, NODE_ENV="production")
+        super().__init__(["node", "server.mjs"], env, os.path.join(HERE, "peers", "oidc-provider"))
+
+
+def wrk(url, duration, connections, script=None, env=None):
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url]
-    env = dict(os.environ)
-    if body is not None:
-        cmd += ["-s", os.path.join(HERE, "lua", "post.lua")]
-        env["BENCH_BODY"] = body
-        env["BENCH_AUTH"] = auth or ""
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
+    if script:
+        cmd += ["-s", os.path.join(HERE, "lua", script)]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **(env or {})), check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     def pct(p):
         m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out)
@@ -111,35 +145,166 @@ def wrk(url, duration, connections, body=None, auth=None):
     }
 
 
-def cases(server, alg):
-    """(name, url, body, auth, expect_errors) for one server."""
+class Case:
+    """One load: `path` on the target, a wrk script and its environment. `prepare`, if
+    set, runs just before the load and returns more environment (prepared codes)."""
+
+    def __init__(self, name, path, body=None, auth=None, script=None, env=None, prepare=None):
+        self.name, self.path, self.prepare = name, path, prepare
+        self.script = script or ("post.lua" if body is not None else None)
+        self.env = dict(env or {})
+        if body is not None:
+            self.env.update(BENCH_BODY=body, BENCH_AUTH=auth or "")
+
+
+CC = "grant_type=client_credentials"
+PASSWORD = "grant_type=password&username=alice&password=alice-password-1"
+NAMES = {
+    "baseline": "baseline GET /health/live",
+    "jwt": "client_credentials, JWT {alg}",
+    "opaque": "client_credentials, opaque (SQLite, durable)",
+    "introspect_opaque": "introspection, opaque",
+    "introspect_jwt": "introspection, JWT",
+    "revoke": "revocation (unknown token)",
+    "refresh": "refresh-token rotation",
+    "code": "authorization code exchange",
+    "password": "password grant (argon2id)",
+}
+
+
+def latchkey_cases(server, alg, duration):
     jwt = server.post("/token", {"grant_type": "client_credentials"}, basic("jwt"))["access_token"]
     opaque = server.post("/token", {"grant_type": "client_credentials"}, basic("opaque"))["access_token"]
-    out = []
-    if alg == "EdDSA":
-        out.append(("baseline GET /health/live", server.base + "/health/live", None, None, False))
-    out.append((f"client_credentials, JWT {alg}", server.base + "/token", "grant_type=client_credentials", basic("jwt"), False))
-    if alg == "EdDSA":
-        out += [
-            ("client_credentials, opaque (SQLite, durable)", server.base + "/token", "grant_type=client_credentials", basic("opaque"), False),
-            ("introspection, opaque", server.base + "/introspect", "token=" + opaque, basic("rs"), False),
-            ("introspection, JWT", server.base + "/introspect", "token=" + jwt, basic("rs"), False),
-            ("revocation (unknown token)", server.base + "/revoke", "token=lk_at_unknown", basic("opaque"), False),
-            ("password grant (argon2id)", server.base + "/token",
-             "grant_type=password&username=alice&password=alice-password-1", basic("pw"), False),
-        ]
-    return out
+    jwt_case = Case(NAMES["jwt"].format(alg=alg), "/token", CC, basic("jwt"))
+    if alg != "EdDSA":
+        return [jwt_case]
+    cookie = login(server)
+    code_body = f"grant_type=authorization_code&redirect_uri={urllib.parse.quote(REDIRECT, safe='')}&code_verifier={VERIFIER}"
+    return [
+        Case(NAMES["baseline"], "/health/live"),
+        jwt_case,
+        Case(NAMES["opaque"], "/token", CC, basic("opaque")),
+        Case(NAMES["introspect_opaque"], "/introspect", "token=" + opaque, basic("rs")),
+        Case(NAMES["introspect_jwt"], "/introspect", "token=" + jwt, basic("rs")),
+        Case(NAMES["revoke"], "/revoke", "token=lk_at_unknown", basic("opaque")),
+        Case(NAMES["refresh"], "/token", script="refresh.lua", env={"BENCH_AUTH": basic("app")},
+             prepare=lambda: {"BENCH_REFRESH_FILE": refresh_tokens(server, cookie, 200)}),
+        Case(NAMES["code"], "/token", script="exchange.lua",
+             env={"BENCH_AUTH": basic("app"), "BENCH_BODY": code_body},
+             prepare=lambda: {"BENCH_CODES_FILE": prepare_codes(server, cookie, duration)}),
+        Case(NAMES["password"], "/token", PASSWORD, basic("pw")),
+    ]
+
+
+def peer_cases(peer, alg):
+    """The same loads on node-oidc-provider, under the same names; what it lacks is
+    listed in PEER_GAPS."""
+    opaque = peer.post("/token", {"grant_type": "client_credentials", "scope": "items:read"}, basic("opaque"))
+    scoped = CC + "&scope=items%3Aread"
+    jwt_case = Case(NAMES["jwt"].format(alg=alg), "/token", scoped, basic("jwt"))
+    if alg != "EdDSA":
+        return [jwt_case]
+    return [
+        jwt_case,
+        Case(NAMES["opaque"], "/token", scoped, basic("opaque")),  # in memory on the peer
+        Case(NAMES["introspect_opaque"], "/token/introspection", "token=" + opaque["access_token"], basic("rs")),
+        Case(NAMES["revoke"], "/token/revocation", "token=unknown", basic("opaque")),
+    ]
+
+
+PEER_GAPS = {
+    NAMES["introspect_jwt"]: "refuses: unsupported_token_type",
+    NAMES["refresh"]: "not set up (needs its interaction flow)",
+    NAMES["code"]: "not set up (needs its interaction flow)",
+    NAMES["password"]: "no password grant",
+}
+
+
+def authorize_url(server):
+    q = urllib.parse.urlencode({"response_type": "code", "client_id": "app", "redirect_uri": REDIRECT,
+                                "scope": "items:read", "state": "bench", "code_challenge": CHALLENGE,
+                                "code_challenge_method": "S256"})
+    return f"{server.base}/authorize?{q}"
+
+
+def login(server):
+    """Log alice in through the login page; returns the session cookie (name=value)."""
+    import http.client
+    host = urllib.parse.urlsplit(server.base).netloc
+    conn = http.client.HTTPConnection(host)
+    conn.request("GET", authorize_url(server)[len(server.base):])
+    r = conn.getresponse()
+    page = r.read().decode()
+    cookie = r.getheader("Set-Cookie").split(";")[0]
+    fields = dict(re.findall(r'name="(csrf_token|request)" value="([^"]+)"', page))
+    form = urllib.parse.urlencode(dict(fields, username="alice", password="alice-password-1"))
+    conn.request("POST", "/authorize/login", body=form, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie, "Origin": server.base})
+    r = conn.getresponse()
+    r.read()
+    cookie = (r.getheader("Set-Cookie") or cookie).split(";")[0]
+    if r.status == 303:  # on to /authorize/resume, which redirects with a code
+        conn.request("GET", r.getheader("Location"), headers={"Cookie": cookie})
+        r = conn.getresponse()
+        r.read()
+    if r.status not in (302, 303) or "code=" not in (r.getheader("Location") or ""):
+        raise SystemExit(f"login failed: {r.status} {r.getheader('Location')}")
+    return cookie
+
+
+def prepare_codes(server, cookie, duration):
+    """Codes for one exchange run, issued by /authorize to the logged-in session (wrk,
+    codes.lua): as many as /authorize issues in twice the run's duration."""
+    path = os.path.join(server.dir, f"codes-{time.time_ns()}.txt")
+    wrk(authorize_url(server), 2 * duration, 50, "codes.lua", {"BENCH_COOKIE": cookie, "BENCH_CODES_FILE": path})
+    return path
+
+
+def refresh_tokens(server, cookie, n):
+    """`n` refresh tokens, each from its own code exchange: starting points for rotation."""
+    codes = prepare_codes_n(server, cookie, n)
+    path = os.path.join(server.dir, f"refresh-{time.time_ns()}.txt")
+    with open(path, "w") as f:
+        for code in codes:
+            r = server.post("/token", {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+                                       "code_verifier": VERIFIER}, basic("app"))
+            f.write(r["refresh_token"] + "\n")
+    return path
+
+
+def prepare_codes_n(server, cookie, n):
+    codes = []
+    opener = urllib.request.build_opener(NoRedirect)
+    for _ in range(n):
+        req = urllib.request.Request(authorize_url(server), headers={"Cookie": cookie})
+        try:
+            opener.open(req)
+        except urllib.error.HTTPError as e:
+            codes.append(re.search(r"[?&]code=([^&]+)", e.headers["Location"]).group(1))
+    return codes
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args):
+        return None
 
 
 def seed_tokens(db_path, n):
-    """Insert n live opaque tokens straight into SQLite (not through HTTP)."""
-    import hashlib, sqlite3
+    """Insert n live opaque tokens straight into SQLite (not through HTTP), keyed as
+    latchkey keys them (issue time in microseconds, then a hash; see
+    latchkey_core::secret::token_key), as if issued over the last n milliseconds."""
+    import sqlite3
     conn = sqlite3.connect(db_path, timeout=30)
     now = int(time.time())
-    rows = ((hashlib.sha256(os.urandom(32)).digest(), f"seed-{i}", f"seed-{i}", "opaque", "opaque", "items:read",
-             '["bench"]', now, now + 86400) for i in range(n))
+    start_us = time.time_ns() // 1000 - n * 1000
+
+    def row(i):
+        t = (start_us + i * 1000).to_bytes(8, "big")
+        jti = base64.urlsafe_b64encode(t + os.urandom(16)).decode().rstrip("=")
+        return (t + hashlib.sha256(os.urandom(32)).digest(), jti, jti, "opaque", "opaque", "items:read", '["bench"]',
+                now, now + 86400)
     conn.executemany("INSERT INTO access_tokens (token_hash, jti, grant_id, client_id, subject, scope, audience, "
-                     "issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                     "issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (row(i) for i in range(n)))
     conn.commit()
     conn.close()
 
@@ -154,13 +319,13 @@ def growth(args):
             seed_tokens(os.path.join(server.dir, "bench.db"), n)
             print(f"  seeded {n} tokens in {time.time() - t0:.1f} s", file=sys.stderr)
             opaque = server.post("/token", {"grant_type": "client_credentials"}, basic("opaque"))["access_token"]
-            for name, path, body, auth in [
-                ("introspection, opaque", "/introspect", "token=" + opaque, basic("rs")),
-                ("client_credentials, opaque", "/token", "grant_type=client_credentials", basic("opaque")),
-            ]:
-                rs = [wrk(server.base + path, args.duration, args.connections, body, auth) for _ in range(args.runs)]
-                rows.append((n, name, statistics.median(r["rps"] for r in rs), statistics.median(r["p99"] for r in rs)))
-                print(f"  {n} tokens: {name}: {rows[-1][2]:.0f} req/s", file=sys.stderr)
+            for case in [Case(NAMES["introspect_opaque"], "/introspect", "token=" + opaque, basic("rs")),
+                         Case("client_credentials, opaque", "/token", CC, basic("opaque"))]:
+                rs = [wrk(server.base + case.path, args.duration, args.connections, case.script, case.env)
+                      for _ in range(args.runs)]
+                rows.append((n, case.name, statistics.median(r["rps"] for r in rs),
+                             statistics.median(r["p99"] for r in rs)))
+                print(f"  {n} tokens: {case.name}: {rows[-1][2]:.0f} req/s", file=sys.stderr)
         finally:
             server.stop()
     lines = ["| live tokens | case | req/s | p99 ms |", "|---:|---|---:|---:|"]
@@ -168,59 +333,98 @@ def growth(args):
     print("\n".join(lines))
 
 
+def measure(target, cases, args, results, who):
+    for case in cases:
+        if args.only and case.name != NAMES["baseline"] and args.only not in case.name:
+            continue
+        env = dict(case.env, **(case.prepare() if case.prepare else {}))
+        r = wrk(target.base + case.path, args.duration, args.connections, case.script, env)
+        r["rss_kib"] = target.rss_kib("VmHWM")
+        results.setdefault(case.name, {}).setdefault(who, []).append(r)
+        print(f"  {who}: {case.name}: {r['rps']:.0f} req/s, p99 {r['p99']:.2f} ms, non-2xx "
+              f"{r['non2xx'] + r['socket_errors']}", file=sys.stderr)
+
+
+def table(results, args, idle_rss):
+    med = lambda rs, k: statistics.median(r[k] for r in rs)
+    base = med(results[NAMES["baseline"]]["latchkey"], "rps")
+    peak = lambda who: max((r["rss_kib"] for c in results.values() for r in c.get(who, [])), default=0) / 1024
+    lines = [
+        f"latchkey benchmark, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+        f"{platform.node()} ({os.cpu_count()} cores), wrk -t1 -c{args.connections} -d{args.duration}s, "
+        f"median of {args.runs} run(s){' (SMOKE: debug build, no targets)' if args.smoke else ''}",
+        "",
+        "| case | req/s | of baseline | p50 ms | p99 ms | non-2xx | peak RSS MiB | peer req/s | latchkey/peer |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, by in results.items():
+        rs, peer = by["latchkey"], by.get("peer")
+        if peer:
+            peer_cols = f"{med(peer, 'rps'):.0f} | {med(rs, 'rps') / med(peer, 'rps'):.1f}×"
+        else:
+            peer_cols = f"{PEER_GAPS.get(name, '–')} | –"
+        lines.append(f"| {name} | {med(rs, 'rps'):.0f} | {med(rs, 'rps') / base:.0%} | {med(rs, 'p50'):.2f} | "
+                     f"{med(rs, 'p99'):.2f} | {max(r['non2xx'] + r['socket_errors'] for r in rs)} | "
+                     f"{max(r['rss_kib'] for r in rs) / 1024:.1f} | {peer_cols} |")
+    lines += ["", f"latchkey: idle RSS after start {idle_rss / 1024:.1f} MiB, peak RSS over all cases "
+              f"{peak('latchkey'):.1f} MiB. Peer: node-oidc-provider "
+              f"{PEER_VERSION or 'not run'}, in-memory adapter, peak RSS {peak('peer'):.1f} MiB."]
+    return "\n".join(lines)
+
+
+def peer_version():
+    try:
+        with open(os.path.join(HERE, "peers", "oidc-provider", "node_modules", "oidc-provider", "package.json")) as f:
+            return json.load(f)["version"]
+    except OSError:
+        return None
+
+
+PEER_VERSION = None
+
+
 def main():
+    global PEER_VERSION
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", required=True)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--no-peer", action="store_true", help="skip node-oidc-provider")
+    ap.add_argument("--only", help="run only the cases whose name contains this (and the baseline)")
     ap.add_argument("--growth", action="store_true", help="only the 1k vs 1M live-token comparison")
     args = ap.parse_args()
     if args.growth:
         growth(args)
         return
-    results = {}
-    peak_rss = 0
-    idle_rss = None
+    PEER_VERSION = None if args.no_peer else peer_version()
+    if not args.no_peer and not PEER_VERSION:
+        raise SystemExit("node-oidc-provider is not installed: run bench/run.sh (it installs it) or pass --no-peer")
+    results, idle_rss = {}, None
     for run in range(args.runs):
         for alg in ["EdDSA", "ES256"]:
             server = Server(args.binary, alg)
-            if idle_rss is None:
-                idle_rss = server.rss_kib()
+            idle_rss = idle_rss or server.rss_kib()
             try:
-                for name, url, body, auth, _ in cases(server, alg):
-                    r = wrk(url, args.duration, args.connections, body, auth)
-                    r["rss_kib"] = server.rss_kib("VmHWM")
-                    peak_rss = max(peak_rss, r["rss_kib"])
-                    results.setdefault(name, []).append(r)
-                    print(f"  run {run + 1}: {name}: {r['rps']:.0f} req/s, p99 {r['p99']:.2f} ms, non-2xx {r['non2xx']}",
-                          file=sys.stderr)
+                measure(server, latchkey_cases(server, alg, args.duration), args, results, "latchkey")
             finally:
                 server.stop()
-    base = statistics.median(r["rps"] for r in results["baseline GET /health/live"])
-    lines = [
-        f"latchkey benchmark, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
-        f"{platform.node()} ({os.cpu_count()} cores), wrk -t1 -c{args.connections} -d{args.duration}s, "
-        f"median of {args.runs} run(s){' (SMOKE: debug build, no targets)' if args.smoke else ''}",
-        "",
-        "| case | req/s | of baseline | p50 ms | p99 ms | non-2xx | peak RSS MiB |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for name, rs in results.items():
-        med = lambda k: statistics.median(r[k] for r in rs)
-        lines.append(f"| {name} | {med('rps'):.0f} | {med('rps') / base:.0%} | {med('p50'):.2f} | {med('p99'):.2f} | "
-                     f"{max(r['non2xx'] + r['socket_errors'] for r in rs)} | {max(r['rss_kib'] for r in rs) / 1024:.1f} |")
-    lines += ["", f"idle RSS after start: {idle_rss / 1024:.1f} MiB; peak RSS over all cases: {peak_rss / 1024:.1f} MiB"]
-    table = "\n".join(lines)
-    print(table)
+            if PEER_VERSION:
+                peer = Peer(alg)
+                try:
+                    measure(peer, peer_cases(peer, alg), args, results, "peer")
+                finally:
+                    peer.stop()
+    out = table(results, args, idle_rss)
+    print(out)
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     name = "smoke.md" if args.smoke else f"{datetime.datetime.now(datetime.timezone.utc):%Y%m%dT%H%M}.md"
     with open(os.path.join(HERE, "results", name), "w") as f:
-        f.write(table + "\n")
-    bad = [n for n, rs in results.items() if any(r["non2xx"] for r in rs)]
+        f.write(out + "\n")
+    bad = [n for n, by in results.items() for rs in by.values() if any(r["non2xx"] + r["socket_errors"] for r in rs)]
     if bad:
-        print(f"unexpected non-2xx answers in: {', '.join(bad)}", file=sys.stderr)
+        print(f"unexpected non-2xx answers or socket errors in: {', '.join(sorted(set(bad)))}", file=sys.stderr)
         sys.exit(1)
 
 
