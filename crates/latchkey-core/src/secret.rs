@@ -106,6 +106,13 @@ pub fn token_key(token: &str) -> Vec<u8> {
     }
 }
 
+/// The SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest::digest(&digest::SHA256, data).as_ref());
+    out
+}
+
 /// Constant-time equality of two digests (`subtle`).
 pub fn digest_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()

@@ -115,6 +115,7 @@ struct RawTokens {
     refresh_token_ttl: Option<String>,
     authorization_code_ttl: Option<String>,
     refresh_reuse_grace: Option<String>,
+    introspection_cache_ttl: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -258,6 +259,9 @@ pub struct Config {
     pub authorization_code_ttl: Duration,
     /// Grace window for refresh-token reuse (zero: off).
     pub refresh_reuse_grace: Duration,
+    /// How long this node trusts a live token it resolved (zero: off); bounds how late
+    /// it sees a revocation made on another node.
+    pub introspection_cache_ttl: Duration,
     /// Human descriptions of scopes for the consent page.
     pub scope_descriptions: std::collections::BTreeMap<String, String>,
     /// Folder with template overrides.
@@ -441,10 +445,22 @@ impl RawConfig {
         let refresh_token_ttl = duration_or("tokens.refresh_token_ttl", self.tokens.refresh_token_ttl, 30 * 86_400)?;
         let authorization_code_ttl =
             duration_or("tokens.authorization_code_ttl", self.tokens.authorization_code_ttl, 60)?;
-        let refresh_reuse_grace = match self.tokens.refresh_reuse_grace.as_deref() {
-            None | Some("0s") | Some("0") => Duration::ZERO,
-            Some(s) => parse_duration("tokens.refresh_reuse_grace", s)?,
+        let zero_or = |key: &str, v: Option<&str>, default: Duration| match v {
+            None => Ok(default),
+            Some("0s") | Some("0") => Ok(Duration::ZERO),
+            Some(s) => parse_duration(key, s),
         };
+        let refresh_reuse_grace =
+            zero_or("tokens.refresh_reuse_grace", self.tokens.refresh_reuse_grace.as_deref(), Duration::ZERO)?;
+        let introspection_cache_ttl = zero_or(
+            "tokens.introspection_cache_ttl",
+            self.tokens.introspection_cache_ttl.as_deref(),
+            Duration::from_secs(1),
+        )?;
+        if introspection_cache_ttl > Duration::from_secs(60) {
+            // Past a minute a revocation on another node would wait too long to be seen.
+            return Err(err("tokens.introspection_cache_ttl", "must be at most 60s"));
+        }
         let session_ttl = duration_or("ui.session_ttl", self.ui.session_ttl, 8 * 3600)?;
         let login_limits = LoginLimits {
             max_failures_per_user: self.login.max_failures_per_user.unwrap_or(5),
@@ -500,6 +516,7 @@ impl RawConfig {
             refresh_token_ttl,
             authorization_code_ttl,
             refresh_reuse_grace,
+            introspection_cache_ttl,
             scope_descriptions: self.scope_descriptions,
             templates_dir: self.ui.templates_dir.map(std::path::PathBuf::from),
             session_ttl,

@@ -6,7 +6,7 @@ use crate::context::{Context, StartError};
 use crate::keys::{KEY_REFRESH, KeyRing};
 use crate::metrics::Metrics;
 use crate::routes::router;
-use crate::state::{AppState, ClientCache, now};
+use crate::state::{AppState, client_cache, now, token_cache};
 
 /// How many expired rows one cleanup statement deletes: small batches keep each
 /// transaction short, so cleanup never holds up the token endpoint.
@@ -41,11 +41,13 @@ impl Server {
         };
         let pages = crate::pages::Pages::load(ctx.config.templates_dir.as_deref())?;
         let passwords = crate::service::passwords::PasswordGuard::new(ctx.config.login_limits.clone());
+        let tokens = Arc::new(token_cache(ctx.config.introspection_cache_ttl));
         let state = AppState {
             ctx,
             issuer,
             keys: Arc::new(keys),
-            clients: Arc::new(ClientCache::default()),
+            clients: Arc::new(client_cache()),
+            tokens,
             metrics: Arc::new(Metrics::default()),
             passwords: Arc::new(passwords),
             pages: Arc::new(pages),

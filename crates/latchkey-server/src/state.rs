@@ -1,13 +1,14 @@
 //! Shared state of a running server.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use latchkey_core::client::Client;
 use latchkey_core::grant::Policy;
+use latchkey_core::token::AccessTokenClaims;
 use latchkey_store::{Store, StoreResult};
 
+use crate::cache::ShortCache;
 use crate::context::Context;
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
@@ -15,8 +16,7 @@ use crate::metrics::Metrics;
 /// How long a client read from the store is trusted. Bounds how late a change made by
 /// the admin CLI (or another node) is seen: well under the 2 s promised.
 pub const CLIENT_CACHE_TTL: Duration = Duration::from_secs(1);
-/// Most cached clients; the cache is emptied past it (a flood of random ids cannot
-/// grow memory without bound).
+/// Most cached clients (a flood of random ids cannot grow memory without bound).
 const CLIENT_CACHE_MAX: usize = 10_000;
 
 /// Seconds since the Unix epoch.
@@ -35,6 +35,8 @@ pub struct AppState {
     pub keys: Arc<KeyRing>,
     /// Clients by id, briefly cached.
     pub clients: Arc<ClientCache>,
+    /// Live access tokens by the SHA-256 of their value, briefly cached.
+    pub tokens: Arc<TokenCache>,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// Password checks and throttling.
@@ -60,7 +62,31 @@ impl AppState {
 
     /// A client by id, through the cache.
     pub async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
-        self.clients.get(self.store(), id).await
+        cached_client(&self.clients, self.store(), id).await
+    }
+
+    /// Revoke a grant's family. This and the other revocations go through `AppState`
+    /// so that the token cache is emptied after each: this node never answers from a
+    /// read made before a revocation it made. Emptied even when the store fails, as
+    /// the write may have committed all the same.
+    pub async fn revoke_grant(&self, grant_id: &str, now: i64) -> StoreResult<()> {
+        let result = self.store().revoke_grant(grant_id, now).await;
+        self.tokens.invalidate_all();
+        result
+    }
+
+    /// Revoke one opaque access token; false if unknown or revoked already.
+    pub async fn revoke_access_token(&self, token_hash: &[u8], now: i64) -> StoreResult<bool> {
+        let result = self.store().revoke_access_token(token_hash, now).await;
+        self.tokens.invalidate_all();
+        result
+    }
+
+    /// Remember a revoked JWT until it expires.
+    pub async fn revoke_jti(&self, jti: &str, client_id: &str, expires_at: i64) -> StoreResult<()> {
+        let result = self.store().revoke_jti(jti, client_id, expires_at).await;
+        self.tokens.invalidate_all();
+        result
     }
 
     /// The endpoint URL for `path`.
@@ -69,27 +95,33 @@ impl AppState {
     }
 }
 
-/// A small time-bounded cache of client look-ups (hits and misses).
-#[derive(Default)]
-pub struct ClientCache {
-    entries: Mutex<HashMap<String, (Instant, Option<Client>)>>,
+/// Client look-ups (hits and misses), trusted for [`CLIENT_CACHE_TTL`].
+pub type ClientCache = ShortCache<String, Option<Client>>;
+
+/// Most cached tokens: about 300 bytes each, so at most a few MiB.
+const TOKEN_CACHE_MAX: usize = 20_000;
+
+/// Resolved live access tokens (both formats) by the SHA-256 of the token, trusted for
+/// `[tokens] introspection_cache_ttl` (docs/deployment.md): repeated introspections of
+/// one token cost neither a database round trip nor a signature check.
+pub type TokenCache = ShortCache<[u8; 32], AccessTokenClaims>;
+
+/// A new, empty token cache whose entries live `ttl` (zero: off).
+pub fn token_cache(ttl: Duration) -> TokenCache {
+    ShortCache::new(ttl, TOKEN_CACHE_MAX)
 }
 
-impl ClientCache {
-    async fn get(&self, store: &dyn Store, id: &str) -> StoreResult<Option<Client>> {
-        if let Ok(map) = self.entries.lock()
-            && let Some((at, c)) = map.get(id)
-            && at.elapsed() < CLIENT_CACHE_TTL
-        {
-            return Ok(c.clone());
-        }
-        let fresh = store.client(id).await?;
-        if let Ok(mut map) = self.entries.lock() {
-            if map.len() >= CLIENT_CACHE_MAX {
-                map.clear();
-            }
-            map.insert(id.to_owned(), (Instant::now(), fresh.clone()));
-        }
-        Ok(fresh)
-    }
+/// A new, empty client cache.
+pub fn client_cache() -> ClientCache {
+    ShortCache::new(CLIENT_CACHE_TTL, CLIENT_CACHE_MAX)
+}
+
+async fn cached_client(cache: &ClientCache, store: &dyn Store, id: &str) -> StoreResult<Option<Client>> {
+    let generation = match cache.get(id) {
+        Ok(c) => return Ok(c),
+        Err(g) => g,
+    };
+    let fresh = store.client(id).await?;
+    cache.insert(id.to_owned(), fresh.clone(), generation);
+    Ok(fresh)
 }

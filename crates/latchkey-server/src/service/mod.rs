@@ -7,7 +7,7 @@ use latchkey_core::client_auth::{parse_client_credentials, verify_client};
 use latchkey_core::grant::{self, Issue};
 use latchkey_core::introspect::{Introspection, is_live, may_introspect, may_revoke};
 use latchkey_core::jose::Expectations;
-use latchkey_core::secret::token_key;
+use latchkey_core::secret::{sha256, token_key};
 use latchkey_core::token::{
     AccessTokenClaims, TokenFormat, TokenResponse, TokenShape, new_jti, new_opaque_access_token, token_shape,
 };
@@ -121,12 +121,27 @@ fn access_row(
 }
 
 /// The claims of a live access token of ours, or `None` (unknown, expired, revoked,
-/// tampered, or its client is gone).
+/// tampered, or its client is gone). A live token is remembered for the token cache's
+/// TTL, so repeated introspections of one token skip the database and the signature
+/// check; expiry is checked on every use.
 pub async fn resolve(state: &AppState, token: &str) -> Result<Option<AccessTokenClaims>, OAuthError> {
     if token.len() > MAX_TOKEN_LEN {
         return Ok(None);
     }
     let now = now();
+    let key = sha256(token.as_bytes());
+    let generation = match state.tokens.get(&key) {
+        Ok(claims) => return Ok(Some(claims).filter(|c| c.exp > now)),
+        Err(generation) => generation,
+    };
+    let claims = resolve_uncached(state, token, now).await?;
+    if let Some(c) = &claims {
+        state.tokens.insert(key, c.clone(), generation);
+    }
+    Ok(claims)
+}
+
+async fn resolve_uncached(state: &AppState, token: &str, now: i64) -> Result<Option<AccessTokenClaims>, OAuthError> {
     let claims = match token_shape(token) {
         TokenShape::OpaqueAccess => match state.store().access_token(&token_key(token)).await? {
             Some(r) if r.revoked_at.is_none() => r.claims(&state.issuer),
@@ -229,7 +244,7 @@ pub async fn revoke(state: &AppState, req: OAuthRequest) -> Result<(), OAuthErro
         if let Some((r, _)) = state.store().refresh_token(&hash).await?
             && may_revoke(&caller, &r.client_id)
         {
-            state.store().revoke_grant(&r.grant_id, now()).await?;
+            state.revoke_grant(&r.grant_id, now()).await?;
             state.metrics.revocation();
         }
         return Ok(());
@@ -239,7 +254,7 @@ pub async fn revoke(state: &AppState, req: OAuthRequest) -> Result<(), OAuthErro
             let hash = token_key(token);
             if let Some(record) = state.store().access_token(&hash).await?
                 && may_revoke(&caller, &record.client_id)
-                && state.store().revoke_access_token(&hash, now()).await?
+                && state.revoke_access_token(&hash, now()).await?
             {
                 state.metrics.revocation();
             }
@@ -248,7 +263,7 @@ pub async fn revoke(state: &AppState, req: OAuthRequest) -> Result<(), OAuthErro
             if let Some(claims) = resolve(state, token).await?
                 && may_revoke(&caller, &claims.client_id)
             {
-                state.store().revoke_jti(&claims.jti, &claims.client_id, claims.exp).await?;
+                state.revoke_jti(&claims.jti, &claims.client_id, claims.exp).await?;
                 state.metrics.revocation();
             }
         }

@@ -132,7 +132,7 @@ pub(super) async fn code(
         TakeCode::Replayed { grant_id } => {
             // RFC 9700 §4.2.4: a second redemption revokes what the first one issued.
             tracing::warn!(client = %client.id, "authorization code replayed; revoking its grant");
-            state.store().revoke_grant(&grant_id, now).await?;
+            state.revoke_grant(&grant_id, now).await?;
             return Err(invalid_grant("the authorization code was already used"));
         }
         TakeCode::Unknown => return Err(invalid_grant("unknown authorization code")),
@@ -183,7 +183,7 @@ pub(super) async fn refresh(
             return Err(invalid_grant("the refresh token was already rotated"));
         }
         tracing::warn!(client = %client.id, "refresh token reused; revoking its family");
-        state.store().revoke_grant(&grant.id, now).await?;
+        state.revoke_grant(&grant.id, now).await?;
         return Err(invalid_grant("the refresh token was already used"));
     }
     let family = RefreshGrant {
@@ -202,7 +202,7 @@ pub(super) async fn refresh(
         Rotation::Rotated => Ok(response(access, &issue, Some(new_refresh))),
         Rotation::Reused { grant_id } => {
             // Lost a race with another use of the same token: indistinguishable from replay.
-            state.store().revoke_grant(&grant_id, now).await?;
+            state.revoke_grant(&grant_id, now).await?;
             Err(invalid_grant("the refresh token was already used"))
         }
         Rotation::Unknown => Err(invalid_grant("unknown refresh token")),

@@ -55,15 +55,19 @@ async fn unknown_tampered_and_garbage_tokens_are_exactly_inactive() {
     }
 }
 
+/// Each token is introspected while live first: with a cache TTL longer than the
+/// tokens' lifetime, expiry must still be checked on every cached answer.
 async fn expired_tokens_are_inactive_in_both_formats() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_with("", &[("LATCHKEY_TOKENS__INTROSPECTION_CACHE_TTL", "60s")]).await;
     let mut tokens = Vec::new();
     for client in ["short-jwt", "short-opaque"] {
         let (status, _, body) =
             s.post_form("token_endpoint", Some((client, SVC_SECRET)), &[("grant_type", "client_credentials")]).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["expires_in"], 1);
-        tokens.push(body["access_token"].as_str().unwrap().to_owned());
+        let token = body["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(s.introspect_as_rs(&token).await["active"], true);
+        tokens.push(token);
     }
     tokio::time::sleep(Duration::from_millis(2100)).await;
     for t in &tokens {

@@ -20,8 +20,11 @@ async fn three_nodes_on_one_postgresql_behave_as_one_server() {
     let Some(db) = TestDatabase::create("three_nodes").await else { return };
     // A public issuer name that is never resolved: tests talk to each node's address.
     let issuer = "https://auth.example.test";
-    let node = || TestServer::start_on(&db.url, tempfile::tempdir().unwrap(), &format!("issuer = \"{issuer}\""), &[]);
-    let (a, b, c) = (node(), node(), node());
+    let node = |env: &[(&str, &str)]| {
+        TestServer::start_on(&db.url, tempfile::tempdir().unwrap(), &format!("issuer = \"{issuer}\""), env)
+    };
+    // A trusts nothing it resolved; B and C keep live tokens for the default 1 s.
+    let (a, b, c) = (node(&[("LATCHKEY_TOKENS__INTROSPECTION_CACHE_TTL", "0s")]), node(&[]), node(&[]));
     // Endpoints are under the public issuer; talk to each node directly instead.
     let at = |s: &TestServer, path: &str| format!("{}{path}", s.base);
     let http = reqwest::Client::new();
@@ -45,16 +48,29 @@ async fn three_nodes_on_one_postgresql_behave_as_one_server() {
         let (_, info) = post(at(&b, "/introspect"), "rs", RS_SECRET, vec![("token", t.clone())]).await;
         assert_eq!(info["active"], true, "{t}");
     }
-    // Revoked on C, inactive on A and B at once (revocations are read from the database,
-    // never cached).
+    for t in &tokens {
+        let (_, info) = post(at(&c, "/introspect"), "rs", RS_SECRET, vec![("token", t.clone())]).await;
+        assert_eq!(info["active"], true, "{t}: C has it cached now");
+    }
+    // Revoked on C: inactive at once on C (its cache is emptied) and on A (no cache),
+    // and on B, which cached both as live, within its cache TTL.
     post(at(&c, "/revoke"), "svc", SVC_SECRET, vec![("token", tokens[0].clone())]).await;
     post(at(&c, "/revoke"), "svc-opaque", SVC_SECRET, vec![("token", tokens[1].clone())]).await;
-    for node in [&a, &b] {
+    let revoked_at = std::time::Instant::now();
+    for node in [&c, &a] {
         for t in &tokens {
             let (_, info) = post(at(node, "/introspect"), "rs", RS_SECRET, vec![("token", t.clone())]).await;
             assert_eq!(info, json!({"active": false}), "{t}");
         }
     }
+    for t in &tokens {
+        let seen = eventually(Duration::from_secs(3), || async {
+            post(at(&b, "/introspect"), "rs", RS_SECRET, vec![("token", t.clone())]).await.1 == json!({"active": false})
+        })
+        .await;
+        assert!(seen, "{t}: B sees the revocation within its cache TTL");
+    }
+    assert!(revoked_at.elapsed() < Duration::from_millis(2500), "within the 1 s TTL, with slack for a busy machine");
     // A key rotated through A's database signs new tokens within the key refresh bound,
     // and they verify through B's JWKS.
     let (code, out, _) = a.cli(&["keys", "rotate", "--json"]);
