@@ -22,7 +22,7 @@ CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest())
 
 CONFIG = f"""
 listen = "127.0.0.1:0"
-database = "sqlite://{{db}}"
+database = "{{db}}"
 [tokens]
 signing_alg = "{{alg}}"
 authorization_code_ttl = "10m"
@@ -101,19 +101,41 @@ class Process:
 
 
 class Server(Process):
-    """latchkey with a throw-away SQLite database."""
+    """latchkey with a throw-away database: SQLite in a temporary directory, or a fresh
+    PostgreSQL database (created and dropped through `psql`) when `postgres` is the
+    admin URL. `env` overrides configuration (LATCHKEY_… variables)."""
 
-    def __init__(self, binary, alg):
+    def __init__(self, binary, alg, postgres=None, env=None):
         self.dir = tempfile.mkdtemp(prefix="latchkey-bench-")
+        self.pg = None
+        db = "sqlite://" + os.path.join(self.dir, "bench.db")
+        if postgres:
+            self.pg = (postgres, f"lk_bench_{os.urandom(6).hex()}")
+            psql(postgres, f"CREATE DATABASE {self.pg[1]}")
+            db = postgres.rsplit("/", 1)[0] + "/" + self.pg[1]
         cfg = os.path.join(self.dir, "latchkey.toml")
         with open(cfg, "w") as f:
-            f.write(CONFIG.format(db=os.path.join(self.dir, "bench.db"), alg=alg))
-        super().__init__([os.path.abspath(binary), "--config", cfg, "serve"], dict(os.environ, LATCHKEY_LOG="warn"),
-                         self.dir)
+            f.write(CONFIG.format(db=db, alg=alg))
+        super().__init__([os.path.abspath(binary), "--config", cfg, "serve"],
+                         dict(os.environ, LATCHKEY_LOG="warn", **(env or {})), self.dir)
 
     def stop(self):
         super().stop()
+        if self.pg:
+            psql(self.pg[0], f"DROP DATABASE IF EXISTS {self.pg[1]} WITH (FORCE)")
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def psql(url, sql):
+    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql], check=True, capture_output=True)
+
+
+def postgres_reachable(url):
+    if not shutil.which("psql"):
+        return "psql is not installed"
+    r = subprocess.run(["psql", url, "-c", "SELECT 1"], capture_output=True, text=True,
+                       env=dict(os.environ, PGCONNECT_TIMEOUT="3"))
+    return None if r.returncode == 0 else r.stderr.strip().splitlines()[-1]
 
 
 class Peer(Process):
@@ -165,6 +187,11 @@ NAMES = {
     "opaque": "client_credentials, opaque (SQLite, durable)",
     "introspect_opaque": "introspection, opaque",
     "introspect_jwt": "introspection, JWT",
+    "introspect_opaque_strict": "introspection, opaque (cache off)",
+    "introspect_jwt_strict": "introspection, JWT (cache off)",
+    "pg_opaque": "client_credentials, opaque (PostgreSQL, durable)",
+    "pg_introspect": "introspection, opaque (PostgreSQL)",
+    "pg_introspect_strict": "introspection, opaque (PostgreSQL, cache off)",
     "revoke": "revocation (unknown token)",
     "refresh": "refresh-token rotation",
     "code": "authorization code exchange",
@@ -194,6 +221,33 @@ def latchkey_cases(server, alg, duration):
              prepare=lambda: {"BENCH_CODES_FILE": prepare_codes(server, cookie, duration)}),
         Case(NAMES["password"], "/token", PASSWORD, basic("pw")),
     ]
+
+
+# Introspection results are cached per node for 1 s by default; these servers turn that
+# off, so every introspection reads the store (docs/deployment.md).
+STRICT = {"LATCHKEY_TOKENS__INTROSPECTION_CACHE_TTL": "0s"}
+
+
+def strict_cases(server):
+    jwt = server.post("/token", {"grant_type": "client_credentials"}, basic("jwt"))["access_token"]
+    opaque = server.post("/token", {"grant_type": "client_credentials"}, basic("opaque"))["access_token"]
+    return [
+        Case(NAMES["introspect_opaque_strict"], "/introspect", "token=" + opaque, basic("rs")),
+        Case(NAMES["introspect_jwt_strict"], "/introspect", "token=" + jwt, basic("rs")),
+    ]
+
+
+def postgres_cases(server):
+    opaque = server.post("/token", {"grant_type": "client_credentials"}, basic("opaque"))["access_token"]
+    return [
+        Case(NAMES["pg_opaque"], "/token", CC, basic("opaque")),
+        Case(NAMES["pg_introspect"], "/introspect", "token=" + opaque, basic("rs")),
+    ]
+
+
+def postgres_strict_cases(server):
+    opaque = server.post("/token", {"grant_type": "client_credentials"}, basic("opaque"))["access_token"]
+    return [Case(NAMES["pg_introspect_strict"], "/introspect", "token=" + opaque, basic("rs"))]
 
 
 def peer_cases(peer, alg):
@@ -394,6 +448,9 @@ def main():
     ap.add_argument("--no-peer", action="store_true", help="skip node-oidc-provider")
     ap.add_argument("--only", help="run only the cases whose name contains this (and the baseline)")
     ap.add_argument("--growth", action="store_true", help="only the 1k vs 1M live-token comparison")
+    ap.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/test"),
+                    help="admin URL of a PostgreSQL server for the PostgreSQL cases (a database is created per run)")
+    ap.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL cases")
     args = ap.parse_args()
     if args.growth:
         growth(args)
@@ -401,15 +458,33 @@ def main():
     PEER_VERSION = None if args.no_peer else peer_version()
     if not args.no_peer and not PEER_VERSION:
         raise SystemExit("node-oidc-provider is not installed: run bench/run.sh (it installs it) or pass --no-peer")
+    postgres = None
+    if not args.no_postgres:
+        why = postgres_reachable(args.postgres)
+        if why:
+            print(f"PostgreSQL cases SKIPPED: {args.postgres}: {why}", file=sys.stderr)
+            if os.environ.get("CI") == "true":
+                raise SystemExit("CI=true: the PostgreSQL cases must run")
+        else:
+            postgres = args.postgres
+    # Each latchkey target: (algorithm, PostgreSQL admin URL or None, environment, cases).
+    targets = [
+        ("EdDSA", None, {}, lambda s: latchkey_cases(s, "EdDSA", args.duration)),
+        ("ES256", None, {}, lambda s: latchkey_cases(s, "ES256", args.duration)),
+        ("EdDSA", None, STRICT, strict_cases),
+    ]
+    if postgres:
+        targets += [("EdDSA", postgres, {}, postgres_cases), ("EdDSA", postgres, STRICT, postgres_strict_cases)]
     results, idle_rss = {}, None
     for run in range(args.runs):
-        for alg in ["EdDSA", "ES256"]:
-            server = Server(args.binary, alg)
+        for alg, pg, env, cases in targets:
+            server = Server(args.binary, alg, pg, env)
             idle_rss = idle_rss or server.rss_kib()
             try:
-                measure(server, latchkey_cases(server, alg, args.duration), args, results, "latchkey")
+                measure(server, cases(server), args, results, "latchkey")
             finally:
                 server.stop()
+        for alg in ["EdDSA", "ES256"]:
             if PEER_VERSION:
                 peer = Peer(alg)
                 try:
