@@ -308,9 +308,10 @@ def login(server):
 
 def prepare_codes(server, cookie, duration):
     """Codes for one exchange run, issued by /authorize to the logged-in session (wrk,
-    codes.lua): as many as /authorize issues in twice the run's duration."""
+    codes.lua): as many as /authorize issues in three times the run's duration
+    (it issues codes at about a third of the rate they are redeemed)."""
     path = os.path.join(server.dir, f"codes-{time.time_ns()}.txt")
-    wrk(authorize_url(server), 2 * duration, 50, "codes.lua", {"BENCH_COOKIE": cookie, "BENCH_CODES_FILE": path})
+    wrk(authorize_url(server), 3 * duration, 50, "codes.lua", {"BENCH_COOKIE": cookie, "BENCH_CODES_FILE": path})
     return path
 
 
@@ -392,11 +393,38 @@ def measure(target, cases, args, results, who):
         if args.only and case.name != NAMES["baseline"] and args.only not in case.name:
             continue
         env = dict(case.env, **(case.prepare() if case.prepare else {}))
+        perf = start_perf(target, case, args.profile) if args.profile else None
         r = wrk(target.base + case.path, args.duration, args.connections, case.script, env)
+        if perf:
+            stop_perf(*perf)
         r["rss_kib"] = target.rss_kib("VmHWM")
         results.setdefault(case.name, {}).setdefault(who, []).append(r)
         print(f"  {who}: {case.name}: {r['rps']:.0f} req/s, p99 {r['p99']:.2f} ms, non-2xx "
               f"{r['non2xx'] + r['socket_errors']}", file=sys.stderr)
+
+
+def start_perf(target, case, directory):
+    """`perf record` of the server for one case (call graphs from frame pointers are not
+    available in release builds, so this is a flat profile by symbol)."""
+    os.makedirs(directory, exist_ok=True)
+    slug = re.sub(r"[^a-z0-9]+", "-", f"{type(target).__name__}-{case.name}".lower()).strip("-")
+    data = os.path.join(directory, slug + ".data")
+    extra = os.environ.get("BENCH_PERF_RECORD", "").split()  # e.g. "--call-graph dwarf" with debug info
+    proc = subprocess.Popen(["perf", "record", "-q", "-F", "999", *extra, "-p", str(target.proc.pid), "-o", data],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return proc, data
+
+
+def stop_perf(proc, data):
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=30)
+    extra = os.environ.get("BENCH_PERF_REPORT", "--no-children --sort dso,symbol").split()
+    report = subprocess.run(["perf", "report", "-i", data, "--stdio", "--percent-limit", "0.7", *extra],
+                            capture_output=True, text=True).stdout
+    with open(data[:-len(".data")] + ".txt", "w") as f:
+        # perf pads columns to the longest symbol; keep the text readable.
+        f.write("\n".join(re.sub(r"\s+-\s+-\s*$", "", line).rstrip() for line in report.splitlines()) + "\n")
+    os.remove(data)
 
 
 def table(results, args, idle_rss):
@@ -451,6 +479,7 @@ def main():
     ap.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/test"),
                     help="admin URL of a PostgreSQL server for the PostgreSQL cases (a database is created per run)")
     ap.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL cases")
+    ap.add_argument("--profile", metavar="DIR", help="record a perf profile of the server per case into DIR")
     args = ap.parse_args()
     if args.growth:
         growth(args)

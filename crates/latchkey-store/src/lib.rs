@@ -9,8 +9,8 @@ mod sql;
 pub mod testing;
 
 pub use records::{
-    AccessTokenRecord, AuthRequestRecord, CodeRecord, Consent, GrantRecord, RefreshRecord, Rotation, Session,
-    StoredKey, TakeCode,
+    AccessTokenRecord, AuthRequestRecord, CodeLookup, CodeRecord, Consent, GrantRecord, Redemption, RefreshRecord,
+    Rotation, Session, StoredKey,
 };
 pub use sql::{SqlStore, Synchronous, is_postgres_url, sqlite_path};
 
@@ -159,8 +159,19 @@ pub trait UserStore: Send + Sync + 'static {
 
     /// Save a new authorization code.
     async fn put_code(&self, code: &CodeRecord) -> StoreResult<()>;
-    /// Redeem a code atomically: the first call wins.
-    async fn take_code(&self, code_hash: &[u8], now: i64) -> StoreResult<TakeCode>;
+    /// A code, whether or not it was redeemed. Nothing is marked: the caller checks the
+    /// code (PKCE, client, redirect URI) first, then [`redeem_code`](Self::redeem_code)s it.
+    async fn code(&self, code_hash: &[u8]) -> StoreResult<CodeLookup>;
+    /// Redeem a code and save the grant it starts with its first tokens, atomically:
+    /// of concurrent redemptions exactly one wins; the others are told the grant to revoke.
+    async fn redeem_code(
+        &self,
+        code_hash: &[u8],
+        grant: &GrantRecord,
+        access: &AccessTokenRecord,
+        refresh: Option<&RefreshRecord>,
+        now: i64,
+    ) -> StoreResult<Redemption>;
 
     /// The remembered consent of a user for a client (space-delimited scope).
     async fn consent(&self, user_id: &str, client_id: &str) -> StoreResult<Option<String>>;

@@ -133,17 +133,31 @@ pub struct CodeRecord {
     pub expires_at: i64,
 }
 
-/// Outcome of redeeming a code.
+/// What a code's hash finds.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TakeCode {
-    /// First use: the code, now marked used.
-    Taken(CodeRecord),
-    /// Already used: a replay (RFC 9700 §4.2.4); the grant should be revoked.
-    Replayed {
+pub enum CodeLookup {
+    /// Not redeemed yet (it may have expired: the caller checks `expires_at`).
+    Live(CodeRecord),
+    /// Already redeemed: a replay (RFC 9700 §4.2.4); the grant should be revoked.
+    Used {
         /// Grant to revoke.
         grant_id: String,
     },
     /// No such code.
+    Unknown,
+}
+
+/// Outcome of redeeming a code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redemption {
+    /// This call redeemed the code and saved its grant and tokens.
+    Redeemed,
+    /// Another redemption came first: a replay; the grant should be revoked.
+    Replayed {
+        /// Grant to revoke.
+        grant_id: String,
+    },
+    /// No such code (deleted since it was looked up).
     Unknown,
 }
 

@@ -8,7 +8,7 @@ use latchkey_core::token::TokenFormat;
 use latchkey_core::user::User;
 use latchkey_store::testing::TestDatabase;
 use latchkey_store::{AccessTokenRecord, SqlStore, Store, StoreError, StoredKey, Synchronous};
-use latchkey_store::{CodeRecord, GrantRecord, RefreshRecord, Rotation, Session, TakeCode, UserStore};
+use latchkey_store::{CodeLookup, CodeRecord, GrantRecord, Redemption, RefreshRecord, Rotation, Session, UserStore};
 
 /// Each named contract test runs once per backend, on a fresh database.
 macro_rules! contract {
@@ -39,7 +39,7 @@ contract!(
     revoked_jtis_are_remembered_until_expiry_then_cleaned_up,
     adding_a_signing_key_retires_the_current_one,
     users_round_trip_and_deleting_one_revokes_its_grants,
-    a_code_is_taken_once_even_concurrently,
+    a_code_is_redeemed_once_even_concurrently,
     a_refresh_token_rotates_once_even_concurrently,
     sessions_and_consents,
     concurrent_token_writes_are_grouped_and_a_bad_row_fails_alone,
@@ -118,7 +118,7 @@ async fn users_round_trip_and_deleting_one_revokes_its_grants(s: &SqlStore) {
     assert_eq!((r.revoked_at, g.revoked_at), (Some(20), Some(20)));
 }
 
-async fn a_code_is_taken_once_even_concurrently(s: &SqlStore) {
+async fn a_code_is_redeemed_once_even_concurrently(s: &SqlStore) {
     let code = CodeRecord {
         code_hash: vec![9; 32],
         grant_id: "g9".into(),
@@ -126,19 +126,38 @@ async fn a_code_is_taken_once_even_concurrently(s: &SqlStore) {
         user_id: "usr_alice".into(),
         redirect_uri: Some("https://app.example/cb".into()),
         scope: "a".into(),
-        resources: vec![],
+        resources: vec!["https://api.example".into()],
         code_challenge: None,
         created_at: 10,
         expires_at: 70,
     };
     s.put_code(&code).await.unwrap();
-    let attempts = (0..10).map(|_| s.take_code(&[9; 32], 20));
+    assert_eq!(s.code(&[9; 32]).await.unwrap(), CodeLookup::Live(code.clone()), "looking a code up does not use it");
+    assert_eq!(s.code(&[9; 32]).await.unwrap(), CodeLookup::Live(code));
+    let attempts = (0..10u8).map(|i| {
+        let access = AccessTokenRecord { jti: format!("jc{i}"), ..jwt_row(120 + i, "g9") };
+        let refresh = refresh(140 + i, "g9");
+        async move { s.redeem_code(&[9; 32], &grant("g9"), &access, Some(&refresh), 20).await }
+    });
     let results = futures_join(attempts).await;
-    let taken = results.iter().filter(|r| matches!(r, Ok(TakeCode::Taken(_)))).count();
+    let redeemed = results.iter().filter(|r| matches!(r, Ok(Redemption::Redeemed))).count();
     let replays =
-        results.iter().filter(|r| matches!(r, Ok(TakeCode::Replayed { grant_id }) if grant_id == "g9")).count();
-    assert_eq!((taken, replays), (1, 9), "{results:?}");
-    assert!(matches!(s.take_code(&[8; 32], 20).await.unwrap(), TakeCode::Unknown));
+        results.iter().filter(|r| matches!(r, Ok(Redemption::Replayed { grant_id }) if grant_id == "g9")).count();
+    assert_eq!((redeemed, replays), (1, 9), "{results:?}");
+    assert_eq!(s.code(&[9; 32]).await.unwrap(), CodeLookup::Used { grant_id: "g9".into() });
+    // The winner's grant and tokens were saved with the redemption: exactly one refresh
+    // token of the family exists.
+    let mut saved = Vec::new();
+    for i in 140..150u8 {
+        if let Some((_, g)) = s.refresh_token(&[i; 32]).await.unwrap() {
+            saved.push((i, g.id));
+        }
+    }
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    assert_eq!(saved[0].1, "g9");
+    let grant_access = AccessTokenRecord { jti: "jc-other".into(), ..jwt_row(119, "g8") };
+    assert_eq!(s.redeem_code(&[8; 32], &grant("g8"), &grant_access, None, 20).await.unwrap(), Redemption::Unknown);
+    assert_eq!(s.code(&[8; 32]).await.unwrap(), CodeLookup::Unknown);
 }
 
 async fn a_refresh_token_rotates_once_even_concurrently(s: &SqlStore) {

@@ -11,7 +11,7 @@ use latchkey_core::scope::ScopeSet;
 use latchkey_core::secret::{Secret, new_token, token_key};
 use latchkey_core::token::{TokenFormat, TokenResponse, new_jti, new_opaque_access_token};
 use latchkey_core::user::User;
-use latchkey_store::{AccessTokenRecord, GrantRecord, RefreshRecord, Rotation, TakeCode};
+use latchkey_store::{AccessTokenRecord, CodeLookup, GrantRecord, Redemption, RefreshRecord, Rotation};
 
 use crate::error::ErrorResponse;
 use crate::extract::OAuthRequest;
@@ -87,6 +87,29 @@ async fn start_grant(
     resources: &[String],
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
+    let new = new_grant(state, client, user, grant_id, issue, resources, now)?;
+    state.store().put_grant(&new.grant, &new.access, new.refresh.as_ref()).await?;
+    Ok(new.response)
+}
+
+/// A new grant's record, its first tokens' rows, and the response that hands the
+/// tokens out once the rows are saved.
+struct NewGrant {
+    response: TokenResponse,
+    grant: GrantRecord,
+    access: AccessTokenRecord,
+    refresh: Option<RefreshRecord>,
+}
+
+fn new_grant(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+    grant_id: String,
+    issue: &Issue,
+    resources: &[String],
+    now: i64,
+) -> Result<NewGrant, OAuthError> {
     let family_expires = now + state.ctx.config.refresh_token_ttl.as_secs() as i64;
     let (access, access_row) = access_record(state, issue, &grant_id, &user.username)?;
     let refresh = issues_refresh_token(client)
@@ -101,8 +124,8 @@ async fn start_grant(
         expires_at: family_expires.max(issue.expires_at),
         revoked_at: None,
     };
-    state.store().put_grant(&grant, &access_row, refresh.as_ref().map(|r| &r.1)).await?;
-    Ok(response(access, issue, refresh.map(|r| r.0)))
+    let (refresh_token, refresh) = refresh.unzip();
+    Ok(NewGrant { response: response(access, issue, refresh_token), grant, access: access_row, refresh })
 }
 
 /// A user that still exists and existed when the grant was made.
@@ -126,16 +149,11 @@ pub(super) async fn code(
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "client is not registered for this grant"));
     }
     let now = now();
-    let taken = state.store().take_code(&token_key(code.expose()), now).await?;
-    let record = match taken {
-        TakeCode::Taken(r) => r,
-        TakeCode::Replayed { grant_id } => {
-            // RFC 9700 §4.2.4: a second redemption revokes what the first one issued.
-            tracing::warn!(client = %client.id, "authorization code replayed; revoking its grant");
-            state.revoke_grant(&grant_id, now).await?;
-            return Err(invalid_grant("the authorization code was already used"));
-        }
-        TakeCode::Unknown => return Err(invalid_grant("unknown authorization code")),
+    let key = token_key(code.expose());
+    let record = match state.store().code(&key).await? {
+        CodeLookup::Live(r) => r,
+        CodeLookup::Used { grant_id } => return replayed(state, client, &grant_id, now).await,
+        CodeLookup::Unknown => return Err(invalid_grant("unknown authorization code")),
     };
     let scope = ScopeSet::parse(&record.scope)?;
     let code_grant = CodeGrant {
@@ -148,9 +166,23 @@ pub(super) async fn code(
         code_challenge: record.code_challenge.clone(),
         expires_at: record.expires_at,
     };
+    // Checked before the code is marked used (store `codes.rs`): a request that fails
+    // here leaves the code to its rightful client.
     let issue = grant::authorization_code::decide(client, &code_grant, redirect_uri, verifier, &state.policy(), now)?;
     let user = live_user(state, &record.user_id, record.created_at).await?;
-    start_grant(state, client, &user, record.grant_id, &issue, &record.resources, now).await
+    let new = new_grant(state, client, &user, record.grant_id, &issue, &record.resources, now)?;
+    match state.store().redeem_code(&key, &new.grant, &new.access, new.refresh.as_ref(), now).await? {
+        Redemption::Redeemed => Ok(new.response),
+        Redemption::Replayed { grant_id } => replayed(state, client, &grant_id, now).await,
+        Redemption::Unknown => Err(invalid_grant("unknown authorization code")),
+    }
+}
+
+/// A code redeemed a second time: RFC 9700 §4.2.4, revoke what the first redemption issued.
+async fn replayed(state: &AppState, client: &Client, grant_id: &str, now: i64) -> Result<TokenResponse, OAuthError> {
+    tracing::warn!(client = %client.id, "authorization code replayed; revoking its grant");
+    state.revoke_grant(grant_id, now).await?;
+    Err(invalid_grant("the authorization code was already used"))
 }
 
 /// `grant_type=refresh_token`: rotate on every use; a reused token revokes the family.

@@ -139,7 +139,7 @@ macro_rules! insert_access_rows {
         let rows: &[&AccessTokenRecord] = $rows;
         let mut audiences = Vec::with_capacity(rows.len());
         for t in rows {
-            audiences.push(serde_json::to_string(&t.audience).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+            audiences.push(serde_json::to_string(&t.audience).map_err(|e| $crate::StoreError::Corrupt(e.to_string()))?);
         }
         let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
             "INSERT INTO access_tokens (token_hash, jti, grant_id, client_id, subject, scope, audience, \
@@ -162,7 +162,7 @@ macro_rules! insert_access_rows {
         q.build().execute($exec).await?;
     }};
 }
-use insert_access_rows;
+pub(super) use insert_access_rows;
 
 /// One multi-row INSERT of `$rows` (`&[&RefreshRecord]`, not empty) on `$exec`.
 macro_rules! insert_refresh_rows {
@@ -184,6 +184,7 @@ macro_rules! insert_refresh_rows {
         q.build().execute($exec).await?;
     }};
 }
+pub(super) use insert_refresh_rows;
 
 /// A refresh-token rotation: the presented token's key, its successor and the new
 /// access token, and the time.
@@ -329,7 +330,7 @@ impl BatchOp for RevokedJtis {
 }
 
 /// Push `keys` as bind parameters, padded (see [`padded_len`]), and close the `IN (`.
-fn push_padded<'k, DB, T>(q: &mut sqlx::QueryBuilder<DB>, keys: &'k [T])
+pub(super) fn push_padded<'k, DB, T>(q: &mut sqlx::QueryBuilder<DB>, keys: &'k [T])
 where
     DB: sqlx::Database,
     &'k T: sqlx::Encode<'k, DB> + sqlx::Type<DB>,

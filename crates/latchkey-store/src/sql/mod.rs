@@ -97,6 +97,8 @@ pub struct SqlStore {
     tokens_by_hash: batch::Batcher<batch::AccessTokensByHash>,
     revoked_jtis: batch::Batcher<batch::RevokedJtis>,
     rotations: batch::Batcher<batch::RotateRefresh>,
+    codes_by_hash: batch::Batcher<codes::CodesByHash>,
+    redemptions: batch::Batcher<codes::RedeemCodes>,
 }
 
 /// The file behind a `sqlite://` URL: `sqlite://rel/x.db` is relative to the working
@@ -194,6 +196,8 @@ impl SqlStore {
             writes,
             insert_tokens: batch::Batcher::spawn(writer.clone(), batch::InsertAccessTokens),
             rotations: batch::Batcher::spawn(writer.clone(), batch::RotateRefresh),
+            redemptions: batch::Batcher::spawn(writer.clone(), codes::RedeemCodes),
+            codes_by_hash: batch::Batcher::spawn(pool.clone(), codes::CodesByHash),
             tokens_by_hash: batch::Batcher::spawn(pool.clone(), batch::AccessTokensByHash),
             revoked_jtis: batch::Batcher::spawn(pool.clone(), batch::RevokedJtis),
             writer,
@@ -553,5 +557,6 @@ impl Store for SqlStore {
 
 // After the macros it uses (macro_rules! are scoped textually).
 mod batch;
+mod codes;
 mod users;
 mod writer;

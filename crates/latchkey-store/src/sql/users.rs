@@ -7,10 +7,11 @@ use latchkey_core::user::User;
 use sqlx::Connection;
 
 use super::batch::RotateJob;
+use super::codes::RedeemJob;
 use super::{INSERT_ACCESS_TOKEN, Pool, SqlStore, Writes};
 use crate::{
-    AccessTokenRecord, AuthRequestRecord, CodeRecord, Consent, GrantRecord, RefreshRecord, Rotation, Session,
-    StoreError, StoreResult, TakeCode, UserStore,
+    AccessTokenRecord, AuthRequestRecord, CodeLookup, CodeRecord, Consent, GrantRecord, Redemption, RefreshRecord,
+    Rotation, Session, StoreError, StoreResult, UserStore,
 };
 
 type UserRow = (String, String, Option<String>, String, i64);
@@ -19,11 +20,11 @@ fn user_from(r: UserRow) -> User {
     User { id: r.0, username: r.1, email: r.2, password_hash: r.3, created_at: r.4 }
 }
 
-fn json_list(s: &str) -> StoreResult<Vec<String>> {
+pub(super) fn json_list(s: &str) -> StoreResult<Vec<String>> {
     serde_json::from_str(s).map_err(|_| StoreError::Corrupt("JSON list".into()))
 }
 
-fn to_json(v: &[String]) -> String {
+pub(super) fn to_json(v: &[String]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
 
@@ -283,42 +284,27 @@ impl UserStore for SqlStore {
         Ok(())
     }
 
-    async fn take_code(&self, code_hash: &[u8], now: i64) -> StoreResult<TakeCode> {
-        // Owned: the write runs in the group-commit task.
-        let code_hash = code_hash.to_vec();
-        // Compare-and-set on used_at: of concurrent redemptions exactly one updates the row.
-        const TAKE: &str = "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL \
-             RETURNING grant_id, client_id, user_id, redirect_uri, scope, resources, code_challenge, created_at, \
-             expires_at";
-        const SEEN: &str = "SELECT grant_id FROM authorization_codes WHERE code_hash = $1";
-        type Row = (String, String, String, Option<String>, String, String, Option<String>, i64, i64);
-        let key = code_hash.clone();
-        let (taken, seen): (Option<Row>, Option<(String,)>) = write!(self, |p| {
-            let taken: Option<Row> = sqlx::query_as(TAKE).bind(now).bind(&key).fetch_optional(&mut *p).await?;
-            let seen = match taken {
-                Some(_) => None,
-                None => sqlx::query_as(SEEN).bind(&key).fetch_optional(&mut *p).await?,
-            };
-            Ok::<_, StoreError>((taken, seen))
-        })?;
-        if let Some(r) = taken {
-            return Ok(TakeCode::Taken(CodeRecord {
-                code_hash: code_hash.to_vec(),
-                grant_id: r.0,
-                client_id: r.1,
-                user_id: r.2,
-                redirect_uri: r.3,
-                scope: r.4,
-                resources: json_list(&r.5)?,
-                code_challenge: r.6,
-                created_at: r.7,
-                expires_at: r.8,
-            }));
-        }
-        Ok(match seen {
-            Some((grant_id,)) => TakeCode::Replayed { grant_id },
-            None => TakeCode::Unknown,
-        })
+    async fn code(&self, code_hash: &[u8]) -> StoreResult<CodeLookup> {
+        self.codes_by_hash.call(code_hash.to_vec()).await
+    }
+
+    async fn redeem_code(
+        &self,
+        code_hash: &[u8],
+        grant: &GrantRecord,
+        access: &AccessTokenRecord,
+        refresh: Option<&RefreshRecord>,
+        now: i64,
+    ) -> StoreResult<Redemption> {
+        // Group redemption (codes.rs): concurrent redemptions share one transaction.
+        let job = RedeemJob {
+            code_hash: code_hash.to_vec(),
+            grant: grant.clone(),
+            access: access.clone(),
+            refresh: refresh.cloned(),
+            now,
+        };
+        self.redemptions.call(job).await
     }
 
     async fn consent(&self, user_id: &str, client_id: &str) -> StoreResult<Option<String>> {

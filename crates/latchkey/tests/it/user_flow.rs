@@ -230,6 +230,10 @@ async fn every_token_endpoint_binding_of_a_code_is_checked() {
             }
         };
         assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{name}: {body}");
+        // A refused attempt does not spend the code: its own client still redeems it, once.
+        let (status, body) = exchange(&s, &code, Some(VERIFIER)).await;
+        assert_eq!(status, 200, "{name}: {body}");
+        assert_eq!(exchange(&s, &code, Some(VERIFIER)).await.0, 400, "{name}: single use");
     }
 }
 

@@ -1,0 +1,175 @@
+//! Batched authorization-code redemption: a grouped look-up, then a grouped
+//! compare-and-set that saves the winners' grants and tokens.
+//!
+//! A code is looked up first and checked by the caller (client, redirect URI, PKCE),
+//! and only then redeemed. Checking before marking means a request that fails the
+//! check does not burn the code: a client that is not the code's, or a wrong
+//! verifier, cannot spend another client's code (RFC 6749 §4.1.3 asks to refuse
+//! them, not to consume the code). Single use stays exact: the redemption itself is
+//! a compare-and-set on `used_at`, and of concurrent redemptions of one code exactly
+//! one wins (RFC 9700 §4.2.4).
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::Row;
+
+use super::Pool;
+use super::batch::{BatchOp, insert_access_rows, insert_refresh_rows, push_padded};
+use super::users::json_list;
+use crate::{AccessTokenRecord, CodeLookup, CodeRecord, GrantRecord, Redemption, RefreshRecord, StoreResult};
+
+/// Group look-up of codes by hash.
+pub(super) struct CodesByHash;
+
+type CodeRow = (Vec<u8>, String, String, String, Option<String>, String, String, Option<String>, i64, i64, Option<i64>);
+
+impl BatchOp for CodesByHash {
+    type In = Vec<u8>;
+    type Out = CodeLookup;
+    const RETRY_ALONE: bool = false;
+
+    async fn run(&self, pool: &Pool, hashes: &[Vec<u8>]) -> StoreResult<Vec<CodeLookup>> {
+        const Q: &str = "SELECT code_hash, grant_id, client_id, user_id, redirect_uri, scope, resources, \
+             code_challenge, created_at, expires_at, used_at FROM authorization_codes WHERE code_hash IN (";
+        let mut found: HashMap<Vec<u8>, CodeRow> = HashMap::with_capacity(hashes.len());
+        macro_rules! select {
+            ($p:expr, $db:ty) => {{
+                let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(Q);
+                push_padded(&mut q, hashes);
+                for row in q.build_query_as::<CodeRow>().fetch_all($p).await? {
+                    found.insert(row.0.clone(), row);
+                }
+            }};
+        }
+        match pool {
+            Pool::Sqlite(p) => select!(p, sqlx::Sqlite),
+            Pool::Postgres(p) => select!(p, sqlx::Postgres),
+        }
+        hashes.iter().map(|h| found.get(h).cloned().map_or(Ok(CodeLookup::Unknown), lookup)).collect()
+    }
+}
+
+fn lookup(r: CodeRow) -> StoreResult<CodeLookup> {
+    if r.10.is_some() {
+        return Ok(CodeLookup::Used { grant_id: r.1 });
+    }
+    Ok(CodeLookup::Live(CodeRecord {
+        code_hash: r.0,
+        grant_id: r.1,
+        client_id: r.2,
+        user_id: r.3,
+        redirect_uri: r.4,
+        scope: r.5,
+        resources: json_list(&r.6)?,
+        code_challenge: r.7,
+        created_at: r.8,
+        expires_at: r.9,
+    }))
+}
+
+/// One multi-row INSERT of `$rows` (`&[&GrantRecord]`, not empty) on `$exec`.
+macro_rules! insert_grant_rows {
+    ($exec:expr, $db:ty, $rows:expr) => {{
+        let rows: &[&GrantRecord] = $rows;
+        let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
+            "INSERT INTO grants (id, client_id, user_id, scope, resources, created_at, expires_at) ",
+        );
+        let resources: Vec<String> = rows.iter().map(|g| super::users::to_json(&g.resources)).collect();
+        q.push_values(rows.iter().zip(&resources), |mut b, (g, res)| {
+            b.push_bind(&g.id)
+                .push_bind(&g.client_id)
+                .push_bind(&g.user_id)
+                .push_bind(&g.scope)
+                .push_bind(res)
+                .push_bind(g.created_at)
+                .push_bind(g.expires_at);
+        });
+        q.build().execute($exec).await?;
+    }};
+}
+
+/// A redemption: the code's key, and the grant and tokens it starts.
+pub(super) struct RedeemJob {
+    pub code_hash: Vec<u8>,
+    pub grant: GrantRecord,
+    pub access: AccessTokenRecord,
+    pub refresh: Option<RefreshRecord>,
+    pub now: i64,
+}
+
+/// Group redemption, in one transaction of at most five statements whatever the batch
+/// size: an `UPDATE … RETURNING` marks every presented code used that is still unused,
+/// three INSERTs save the winners' grants, access tokens and refresh tokens, and a
+/// SELECT tells the losers' grants (replay). The first job presenting an unused code
+/// wins it. A failed INSERT fails the whole batch (and the batcher retries each job
+/// alone), so no code is ever marked used without its grant.
+pub(super) struct RedeemCodes;
+
+impl BatchOp for RedeemCodes {
+    type In = RedeemJob;
+    type Out = Redemption;
+    const RETRY_ALONE: bool = true;
+
+    async fn run(&self, pool: &Pool, jobs: &[RedeemJob]) -> StoreResult<Vec<Redemption>> {
+        let now = jobs.iter().map(|j| j.now).max().unwrap_or_default();
+        let hashes: Vec<&Vec<u8>> = jobs.iter().map(|j| &j.code_hash).collect();
+        let mut unused: HashSet<Vec<u8>> = HashSet::new();
+        let mut winners = Vec::new();
+        let mut seen: HashMap<Vec<u8>, String> = HashMap::new();
+        macro_rules! redeem {
+            ($p:expr, $db:ty) => {{
+                let mut tx = $p.begin().await?;
+                let mut q: sqlx::QueryBuilder<$db> =
+                    sqlx::QueryBuilder::new("UPDATE authorization_codes SET used_at = ");
+                q.push_bind(now);
+                q.push(" WHERE used_at IS NULL AND code_hash IN (");
+                push_padded(&mut q, &hashes);
+                q.push(" RETURNING code_hash");
+                for row in q.build().fetch_all(&mut *tx).await? {
+                    unused.insert(row.try_get::<Vec<u8>, _>(0)?);
+                }
+                for (i, j) in jobs.iter().enumerate() {
+                    if unused.remove(&j.code_hash) {
+                        winners.push(i);
+                    }
+                }
+                if !winners.is_empty() {
+                    let grants: Vec<&GrantRecord> = winners.iter().map(|&i| &jobs[i].grant).collect();
+                    insert_grant_rows!(&mut *tx, $db, &grants);
+                    let access: Vec<&AccessTokenRecord> = winners.iter().map(|&i| &jobs[i].access).collect();
+                    insert_access_rows!(&mut *tx, $db, &access);
+                    let refresh: Vec<&RefreshRecord> =
+                        winners.iter().filter_map(|&i| jobs[i].refresh.as_ref()).collect();
+                    if !refresh.is_empty() {
+                        insert_refresh_rows!(&mut *tx, $db, refresh);
+                    }
+                }
+                if winners.len() < jobs.len() {
+                    let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
+                        "SELECT code_hash, grant_id FROM authorization_codes WHERE code_hash IN (",
+                    );
+                    push_padded(&mut q, &hashes);
+                    for row in q.build().fetch_all(&mut *tx).await? {
+                        seen.insert(row.try_get(0)?, row.try_get(1)?);
+                    }
+                }
+                tx.commit().await?;
+            }};
+        }
+        match pool {
+            Pool::Sqlite(p) => redeem!(p, sqlx::Sqlite),
+            Pool::Postgres(p) => redeem!(p, sqlx::Postgres),
+        }
+        let mut out: Vec<Redemption> = jobs
+            .iter()
+            .map(|j| match seen.get(&j.code_hash) {
+                Some(grant_id) => Redemption::Replayed { grant_id: grant_id.clone() },
+                None => Redemption::Unknown,
+            })
+            .collect();
+        for i in winners {
+            out[i] = Redemption::Redeemed;
+        }
+        Ok(out)
+    }
+}
