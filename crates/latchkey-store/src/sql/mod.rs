@@ -99,6 +99,8 @@ pub struct SqlStore {
     rotations: batch::Batcher<batch::RotateRefresh>,
     codes_by_hash: batch::Batcher<codes::CodesByHash>,
     redemptions: batch::Batcher<codes::RedeemCodes>,
+    refresh_by_hash: batch::Batcher<grant_lookups::RefreshTokensByHash>,
+    users_by_id: batch::Batcher<grant_lookups::UsersById>,
 }
 
 /// The file behind a `sqlite://` URL: `sqlite://rel/x.db` is relative to the working
@@ -160,6 +162,9 @@ impl SqlStore {
                 Synchronous::Normal => SqliteSynchronous::Normal,
             })
             .busy_timeout(Duration::from_secs(5))
+            // Statement journals (a multi-row INSERT inside the group commit needs one)
+            // stay in memory instead of spilling to a temporary file.
+            .pragma("temp_store", "memory")
             .foreign_keys(true);
         // A local file needs no liveness ping before each use (sqlx's default), which
         // costs a round trip to the connection's thread per statement.
@@ -198,6 +203,8 @@ impl SqlStore {
             rotations: batch::Batcher::spawn(writer.clone(), batch::RotateRefresh),
             redemptions: batch::Batcher::spawn(writer.clone(), codes::RedeemCodes),
             codes_by_hash: batch::Batcher::spawn(pool.clone(), codes::CodesByHash),
+            refresh_by_hash: batch::Batcher::spawn(pool.clone(), grant_lookups::RefreshTokensByHash),
+            users_by_id: batch::Batcher::spawn(pool.clone(), grant_lookups::UsersById),
             tokens_by_hash: batch::Batcher::spawn(pool.clone(), batch::AccessTokensByHash),
             revoked_jtis: batch::Batcher::spawn(pool.clone(), batch::RevokedJtis),
             writer,
@@ -558,5 +565,6 @@ impl Store for SqlStore {
 // After the macros it uses (macro_rules! are scoped textually).
 mod batch;
 mod codes;
+mod grant_lookups;
 mod users;
 mod writer;

@@ -14,9 +14,9 @@ use crate::{
     Rotation, Session, StoreError, StoreResult, UserStore,
 };
 
-type UserRow = (String, String, Option<String>, String, i64);
+pub(super) type UserRow = (String, String, Option<String>, String, i64);
 
-fn user_from(r: UserRow) -> User {
+pub(super) fn user_from(r: UserRow) -> User {
     User { id: r.0, username: r.1, email: r.2, password_hash: r.3, created_at: r.4 }
 }
 
@@ -56,9 +56,7 @@ macro_rules! revoke_family {
 #[async_trait]
 impl UserStore for SqlStore {
     async fn user(&self, id: &str) -> StoreResult<Option<User>> {
-        const Q: &str = "SELECT id, username, email, password_hash, created_at FROM users WHERE id = $1";
-        let row: Option<UserRow> = on_pool!(self, |p| sqlx::query_as(Q).bind(id).fetch_optional(p).await)?;
-        Ok(row.map(user_from))
+        self.users_by_id.call(id.to_owned()).await
     }
 
     async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
@@ -409,36 +407,7 @@ impl UserStore for SqlStore {
     }
 
     async fn refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<(RefreshRecord, GrantRecord)>> {
-        const Q: &str = "SELECT r.grant_id, r.client_id, r.scope, r.issued_at, r.expires_at, r.used_at, r.revoked_at, \
-             g.user_id, g.scope, g.resources, g.created_at, g.expires_at, g.revoked_at \
-             FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.token_hash = $1";
-        type Row =
-            (String, String, String, i64, i64, Option<i64>, Option<i64>, String, String, String, i64, i64, Option<i64>);
-        let row: Option<Row> = on_pool!(self, |p| sqlx::query_as(Q).bind(token_hash).fetch_optional(p).await)?;
-        row.map(|r| {
-            let grant = GrantRecord {
-                id: r.0.clone(),
-                client_id: r.1.clone(),
-                user_id: r.7,
-                scope: r.8,
-                resources: json_list(&r.9)?,
-                created_at: r.10,
-                expires_at: r.11,
-                revoked_at: r.12,
-            };
-            let refresh = RefreshRecord {
-                token_hash: token_hash.to_vec(),
-                grant_id: r.0,
-                client_id: r.1,
-                scope: r.2,
-                issued_at: r.3,
-                expires_at: r.4,
-                used_at: r.5,
-                revoked_at: r.6,
-            };
-            Ok((refresh, grant))
-        })
-        .transpose()
+        self.refresh_by_hash.call(token_hash.to_vec()).await
     }
 
     async fn rotate_refresh(

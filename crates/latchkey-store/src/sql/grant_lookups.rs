@@ -1,0 +1,111 @@
+//! Group look-ups on the path of the user grants: a refresh token with its grant, and a
+//! user by id. As with the other group look-ups (`batch.rs`), concurrent requests share
+//! one `IN (…)` query, and reads stay exact: nothing is cached.
+
+use std::collections::HashMap;
+
+use latchkey_core::user::User;
+
+use super::Pool;
+use super::batch::{BatchOp, push_padded};
+use super::users::{UserRow, json_list, user_from};
+use crate::{GrantRecord, RefreshRecord, StoreResult};
+
+/// Group look-up of refresh tokens, each with its grant.
+pub(super) struct RefreshTokensByHash;
+
+type RefreshRow = (
+    Vec<u8>,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+);
+
+impl BatchOp for RefreshTokensByHash {
+    type In = Vec<u8>;
+    type Out = Option<(RefreshRecord, GrantRecord)>;
+    const RETRY_ALONE: bool = false;
+
+    async fn run(&self, pool: &Pool, hashes: &[Vec<u8>]) -> StoreResult<Vec<Self::Out>> {
+        const Q: &str = "SELECT r.token_hash, r.grant_id, r.client_id, r.scope, r.issued_at, r.expires_at, \
+             r.used_at, r.revoked_at, g.user_id, g.scope, g.resources, g.created_at, g.expires_at, g.revoked_at \
+             FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.token_hash IN (";
+        let mut found: HashMap<Vec<u8>, RefreshRow> = HashMap::with_capacity(hashes.len());
+        macro_rules! select {
+            ($p:expr, $db:ty) => {{
+                let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(Q);
+                push_padded(&mut q, hashes);
+                for row in q.build_query_as::<RefreshRow>().fetch_all($p).await? {
+                    found.insert(row.0.clone(), row);
+                }
+            }};
+        }
+        match pool {
+            Pool::Sqlite(p) => select!(p, sqlx::Sqlite),
+            Pool::Postgres(p) => select!(p, sqlx::Postgres),
+        }
+        hashes.iter().map(|h| found.get(h).cloned().map(refresh_from).transpose()).collect()
+    }
+}
+
+fn refresh_from(r: RefreshRow) -> StoreResult<(RefreshRecord, GrantRecord)> {
+    let grant = GrantRecord {
+        id: r.1.clone(),
+        client_id: r.2.clone(),
+        user_id: r.8,
+        scope: r.9,
+        resources: json_list(&r.10)?,
+        created_at: r.11,
+        expires_at: r.12,
+        revoked_at: r.13,
+    };
+    let refresh = RefreshRecord {
+        token_hash: r.0,
+        grant_id: r.1,
+        client_id: r.2,
+        scope: r.3,
+        issued_at: r.4,
+        expires_at: r.5,
+        used_at: r.6,
+        revoked_at: r.7,
+    };
+    Ok((refresh, grant))
+}
+
+/// Group look-up of users by id (the `sub`).
+pub(super) struct UsersById;
+
+impl BatchOp for UsersById {
+    type In = String;
+    type Out = Option<User>;
+    const RETRY_ALONE: bool = false;
+
+    async fn run(&self, pool: &Pool, ids: &[String]) -> StoreResult<Vec<Option<User>>> {
+        const Q: &str = "SELECT id, username, email, password_hash, created_at FROM users WHERE id IN (";
+        let mut found: HashMap<String, User> = HashMap::with_capacity(ids.len());
+        macro_rules! select {
+            ($p:expr, $db:ty) => {{
+                let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(Q);
+                push_padded(&mut q, ids);
+                for row in q.build_query_as::<UserRow>().fetch_all($p).await? {
+                    found.insert(row.0.clone(), user_from(row));
+                }
+            }};
+        }
+        match pool {
+            Pool::Sqlite(p) => select!(p, sqlx::Sqlite),
+            Pool::Postgres(p) => select!(p, sqlx::Postgres),
+        }
+        Ok(ids.iter().map(|id| found.get(id).cloned()).collect())
+    }
+}
