@@ -5,7 +5,7 @@ Every rate is also given as a fraction of the baseline (GET /health/live of the 
 binary) measured in the same run, because this machine is shared and noisy: ratios are
 what compares across runs. Medians of --runs runs.
 """
-import argparse, base64, datetime, hashlib, json, os, platform, re, shutil, signal, statistics
+import argparse, base64, datetime, hashlib, json, os, platform, re, select, shutil, signal, statistics
 import subprocess, sys, tempfile, time, urllib.request, urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -70,12 +70,20 @@ class Process:
     """A server under test, started on an ephemeral loopback port; it prints
     `listening on URL` first."""
 
-    def __init__(self, cmd, env, cwd):
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=cwd,
-                                     text=True)
-        line = self.proc.stdout.readline().strip()
-        if not line.startswith("listening on "):
-            raise SystemExit(f"{cmd[0]} did not start: {line!r}")
+    def __init__(self, cmd, env, cwd, attempts=3):
+        for attempt in range(1, attempts + 1):
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=cwd,
+                                         text=True)
+            # Bounded: a Node.js peer was once seen to hang at start (before listening).
+            ready, _, _ = select.select([self.proc.stdout], [], [], 30)
+            line = self.proc.stdout.readline().strip() if ready else ""
+            if line.startswith("listening on "):
+                break
+            self.proc.kill()
+            self.proc.wait()
+            print(f"  {cmd[0]} did not start (attempt {attempt}): {line or 'no answer in 30 s'}", file=sys.stderr)
+        else:
+            raise SystemExit(f"{cmd[0]} did not start")
         self.base = line[len("listening on "):]
         time.sleep(0.3)
 
@@ -308,10 +316,12 @@ def login(server):
 
 def prepare_codes(server, cookie, duration):
     """Codes for one exchange run, issued by /authorize to the logged-in session (wrk,
-    codes.lua): as many as /authorize issues in three times the run's duration
-    (it issues codes at about a third of the rate they are redeemed)."""
+    codes.lua): as many as /authorize issues in four times the run's duration (it
+    issues them at about 40% of the rate they are redeemed; running out shows as non-2xx)."""
     path = os.path.join(server.dir, f"codes-{time.time_ns()}.txt")
-    wrk(authorize_url(server), 3 * duration, 50, "codes.lua", {"BENCH_COOKIE": cookie, "BENCH_CODES_FILE": path})
+    wrk(authorize_url(server), 4 * duration, 50, "codes.lua", {"BENCH_COOKIE": cookie, "BENCH_CODES_FILE": path})
+    with open(path) as f:
+        print(f"  prepared {sum(1 for _ in f)} codes", file=sys.stderr)
     return path
 
 
