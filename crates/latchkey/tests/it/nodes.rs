@@ -103,6 +103,68 @@ async fn three_nodes_on_one_postgresql_behave_as_one_server() {
     drop((a, b, c));
 }
 
+/// The same token request sent `n` times at once, alternating between `urls`, as `app`.
+async fn race(urls: &[String], form: &[(&str, &str)], n: usize) -> Vec<(u16, Value)> {
+    let form: Vec<(String, String)> = form.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let (url, form) = (urls[i % urls.len()].clone(), form.clone());
+            tokio::spawn(async move {
+                let res = reqwest::Client::new()
+                    .post(url)
+                    .header("Authorization", basic_header("app", APP_SECRET))
+                    .form(&form)
+                    .send()
+                    .await
+                    .unwrap();
+                (res.status().as_u16(), res.json::<Value>().await.unwrap())
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for h in handles {
+        results.push(h.await.unwrap());
+    }
+    results
+}
+
+/// One code, and then one refresh token, presented concurrently to two nodes on one
+/// PostgreSQL: exactly one request wins each race (security checklist, multi-node).
+#[tokio::test]
+async fn code_and_refresh_races_across_nodes_have_exactly_one_winner() {
+    use crate::user_flow::{VERIFIER, approve, browser, exchange, query_param};
+    let Some(db) = TestDatabase::create("node_races").await else { return };
+    let strict = [("LATCHKEY_TOKENS__INTROSPECTION_CACHE_TTL", "0s")];
+    let a = TestServer::start_on(&db.url, tempfile::tempdir().unwrap(), "", &strict);
+    let b = TestServer::start_on(&db.url, tempfile::tempdir().unwrap(), "", &strict);
+    let urls = [a.endpoint("token_endpoint").await, b.endpoint("token_endpoint").await];
+    let one_winner = |results: &[(u16, Value)]| {
+        assert_eq!(results.iter().filter(|(st, _)| *st == 200).count(), 1, "{results:?}");
+        assert!(results.iter().all(|(st, body)| *st == 200 || body["error"] == "invalid_grant"), "{results:?}");
+        results.iter().find(|(st, _)| *st == 200).unwrap().1.clone()
+    };
+
+    let location = approve(&a, &browser(), "profile", "alice", ALICE_PASSWORD).await;
+    let code = query_param(&location, "code").unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", &code),
+        ("redirect_uri", "https://app.example/cb"),
+        ("code_verifier", VERIFIER),
+    ];
+    let winner = one_winner(&race(&urls, &form, 10).await);
+    // The replays revoked what the winner got (RFC 9700 §4.2.4), seen from both nodes.
+    for node in [&a, &b] {
+        assert_eq!(node.introspect_as_rs(winner["access_token"].as_str().unwrap()).await["active"], false);
+    }
+
+    let location = approve(&a, &browser(), "profile", "alice", ALICE_PASSWORD).await;
+    let (status, tokens) = exchange(&b, &query_param(&location, "code").unwrap(), Some(VERIFIER)).await;
+    assert_eq!(status, 200, "{tokens}");
+    let form = [("grant_type", "refresh_token"), ("refresh_token", tokens["refresh_token"].as_str().unwrap())];
+    one_winner(&race(&urls, &form, 10).await);
+}
+
 #[tokio::test]
 async fn a_database_outage_gives_503_then_recovers_without_losing_a_token() {
     let Some(db) = TestDatabase::create("outage").await else { return };
