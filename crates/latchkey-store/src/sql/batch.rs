@@ -77,7 +77,11 @@ async fn run<O: BatchOp>(pool: Pool, op: Arc<O>, mut rx: mpsc::Receiver<Job<O>>)
                 Err(_) => break,
             }
         }
-        match op.run(&pool, &inputs).await {
+        let started = std::time::Instant::now();
+        let result = op.run(&pool, &inputs).await;
+        // How full batches run and how long one takes: what bounds a write-heavy case.
+        tracing::trace!(op = std::any::type_name::<O>(), jobs = inputs.len(), micros = started.elapsed().as_micros());
+        match result {
             Ok(outs) => {
                 for (reply, out) in replies.drain(..).zip(outs) {
                     let _ = reply.send(Ok(out));
