@@ -621,6 +621,19 @@ mod tests {
         assert_eq!(c.database, DEFAULT_DATABASE);
         assert_eq!(c.access_token_ttl, Duration::from_secs(3600));
         assert_eq!(c.signing_alg, SigningAlg::EdDSA);
+        assert_eq!(c.introspection_cache_ttl, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_introspection_cache_can_be_turned_off_or_lengthened_up_to_a_minute() {
+        for (value, want) in
+            [("0s", Duration::ZERO), ("60s", Duration::from_secs(60)), ("250ms", Duration::from_millis(250))]
+        {
+            let c = Config::load(None, env(&[("LATCHKEY_TOKENS__INTROSPECTION_CACHE_TTL", value)])).unwrap();
+            assert_eq!(c.introspection_cache_ttl, want, "{value}");
+        }
+        let c = Config::from_toml("[tokens]\nintrospection_cache_ttl = \"0\"").unwrap();
+        assert_eq!(c.introspection_cache_ttl, Duration::ZERO);
     }
 
     #[test]
@@ -654,6 +667,8 @@ mod tests {
             ("[secrets]\nsystem = [\"short\"]", "secrets.system[0]"),
             ("database = \"postgres://u@h/db\"", "secrets.system"),
             ("database = \"mysql://u@h/db\"", "database"),
+            ("[tokens]\nintrospection_cache_ttl = \"61s\"", "tokens.introspection_cache_ttl"),
+            ("[tokens]\nintrospection_cache_ttl = \"soon\"", "tokens.introspection_cache_ttl"),
             ("[[clients]]\nclient_id = \"a\"\nclient_secret = \"short\"", "clients[0].client_secret"),
             (
                 "[[clients]]\nclient_id = \"a\"\nclient_secret = \"long-enough-secret\"\ngrant_types = [\"implicit\"]",
