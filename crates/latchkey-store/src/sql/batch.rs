@@ -17,7 +17,8 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use sqlx::Row;
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Pool, SELECT_ACCESS_TOKENS, token_from_row};
@@ -36,7 +37,7 @@ pub(super) trait BatchOp: Send + Sync + 'static {
     /// (writes). Reads fail together: their failure is the database's, not a row's.
     const RETRY_ALONE: bool;
     /// Run every input; one output per input, in order.
-    fn run(&self, pool: &Pool, inputs: &[Self::In]) -> impl Future<Output = StoreResult<Vec<Self::Out>>> + Send;
+    fn run(&self, conn: &mut Conn, inputs: &[Self::In]) -> impl Future<Output = StoreResult<Vec<Self::Out>>> + Send;
 }
 
 type Job<O> = (<O as BatchOp>::In, oneshot::Sender<StoreResult<<O as BatchOp>::Out>>);
@@ -61,11 +62,44 @@ impl<O: BatchOp> Batcher<O> {
     }
 }
 
+/// A connection taken from the pool for one or more batches.
+pub(super) enum Conn {
+    Sqlite(PoolConnection<sqlx::Sqlite>),
+    Postgres(PoolConnection<sqlx::Postgres>),
+}
+
+async fn acquire(pool: &Pool) -> Result<Conn, sqlx::Error> {
+    Ok(match pool {
+        Pool::Sqlite(p) => Conn::Sqlite(p.acquire().await?),
+        Pool::Postgres(p) => Conn::Postgres(p.acquire().await?),
+    })
+}
+
+/// Consecutive batches that may run on one connection without giving it back. Taking a
+/// connection from sqlx's pool costs about 200 µs under load (docs/performance.md);
+/// while jobs keep arriving the batcher keeps its connection, but at most this many
+/// batches in a row, so others sharing the pool (SQLite's one write connection) wait
+/// for a bounded time.
+const MAX_STREAK: usize = 8;
+
 async fn run<O: BatchOp>(pool: Pool, op: Arc<O>, mut rx: mpsc::Receiver<Job<O>>) {
     let mut inputs = Vec::with_capacity(MAX_BATCH);
     let mut replies = Vec::with_capacity(MAX_BATCH);
+    let mut next: Option<Job<O>> = None;
+    let mut held: Option<Conn> = None;
+    let mut streak = 0;
     loop {
-        let Some((first_in, first_reply)) = rx.recv().await else { return };
+        let (first_in, first_reply) = match next.take() {
+            Some(job) => job,
+            None => {
+                // Idle: never wait for work while holding a connection.
+                held = None;
+                match rx.recv().await {
+                    Some(job) => job,
+                    None => return,
+                }
+            }
+        };
         inputs.push(first_in);
         replies.push(first_reply);
         while inputs.len() < MAX_BATCH {
@@ -78,9 +112,27 @@ async fn run<O: BatchOp>(pool: Pool, op: Arc<O>, mut rx: mpsc::Receiver<Job<O>>)
             }
         }
         let started = std::time::Instant::now();
-        let result = op.run(&pool, &inputs).await;
+        let mut conn = match held.take() {
+            Some(c) => c,
+            None => match acquire(&pool).await {
+                Ok(c) => {
+                    streak = 0;
+                    c
+                }
+                Err(e) => {
+                    let e = StoreError::from(e);
+                    for reply in replies.drain(..) {
+                        let _ = reply.send(Err(clone_error(&e)));
+                    }
+                    inputs.clear();
+                    continue;
+                }
+            },
+        };
+        let result = op.run(&mut conn, &inputs).await;
         // How full batches run and how long one takes: what bounds a write-heavy case.
         tracing::trace!(op = std::any::type_name::<O>(), jobs = inputs.len(), micros = started.elapsed().as_micros());
+        let healthy = result.is_ok();
         match result {
             Ok(outs) => {
                 for (reply, out) in replies.drain(..).zip(outs) {
@@ -89,7 +141,7 @@ async fn run<O: BatchOp>(pool: Pool, op: Arc<O>, mut rx: mpsc::Receiver<Job<O>>)
             }
             Err(_) if O::RETRY_ALONE && inputs.len() > 1 => {
                 for (input, reply) in inputs.drain(..).zip(replies.drain(..)) {
-                    let out = op.run(&pool, std::slice::from_ref(&input)).await;
+                    let out = op.run(&mut conn, std::slice::from_ref(&input)).await;
                     let _ = reply.send(out.map(|mut v| v.remove(0)));
                 }
             }
@@ -100,6 +152,16 @@ async fn run<O: BatchOp>(pool: Pool, op: Arc<O>, mut rx: mpsc::Receiver<Job<O>>)
             }
         }
         inputs.clear();
+        // Keep the connection only while it works and more jobs are waiting.
+        streak += 1;
+        if healthy && streak < MAX_STREAK {
+            if let Ok(job) = rx.try_recv() {
+                next = Some(job);
+                held = Some(conn);
+            }
+        } else if let Ok(job) = rx.try_recv() {
+            next = Some(job);
+        }
     }
 }
 
@@ -127,11 +189,11 @@ impl BatchOp for InsertAccessTokens {
     type Out = ();
     const RETRY_ALONE: bool = true;
 
-    async fn run(&self, pool: &Pool, rows: &[AccessTokenRecord]) -> StoreResult<Vec<()>> {
+    async fn run(&self, conn: &mut Conn, rows: &[AccessTokenRecord]) -> StoreResult<Vec<()>> {
         let rows: Vec<&AccessTokenRecord> = rows.iter().collect();
-        match pool {
-            Pool::Sqlite(p) => insert_access_rows!(p, sqlx::Sqlite, &rows),
-            Pool::Postgres(p) => insert_access_rows!(p, sqlx::Postgres, &rows),
+        match conn {
+            Conn::Sqlite(c) => insert_access_rows!(&mut **c, sqlx::Sqlite, &rows),
+            Conn::Postgres(c) => insert_access_rows!(&mut **c, sqlx::Postgres, &rows),
         }
         Ok(vec![(); rows.len()])
     }
@@ -213,7 +275,7 @@ impl BatchOp for RotateRefresh {
     type Out = Rotation;
     const RETRY_ALONE: bool = true;
 
-    async fn run(&self, pool: &Pool, jobs: &[RotateJob]) -> StoreResult<Vec<Rotation>> {
+    async fn run(&self, conn: &mut Conn, jobs: &[RotateJob]) -> StoreResult<Vec<Rotation>> {
         // Correlated on the grant's primary key: `grant_id IN (SELECT … WHERE revoked_at
         // IS NULL)` would read every grant.
         const CAS: &str = " WHERE used_at IS NULL AND revoked_at IS NULL AND NOT EXISTS (SELECT 1 FROM grants g \
@@ -258,9 +320,9 @@ impl BatchOp for RotateRefresh {
                 tx.commit().await?;
             }};
         }
-        match pool {
-            Pool::Sqlite(p) => rotate!(p, sqlx::Sqlite),
-            Pool::Postgres(p) => rotate!(p, sqlx::Postgres),
+        match conn {
+            Conn::Sqlite(c) => rotate!(&mut **c, sqlx::Sqlite),
+            Conn::Postgres(c) => rotate!(&mut **c, sqlx::Postgres),
         }
         let mut out: Vec<Rotation> = jobs
             .iter()
@@ -284,7 +346,7 @@ impl BatchOp for AccessTokensByHash {
     type Out = Option<AccessTokenRecord>;
     const RETRY_ALONE: bool = false;
 
-    async fn run(&self, pool: &Pool, hashes: &[Vec<u8>]) -> StoreResult<Vec<Option<AccessTokenRecord>>> {
+    async fn run(&self, conn: &mut Conn, hashes: &[Vec<u8>]) -> StoreResult<Vec<Option<AccessTokenRecord>>> {
         let mut found: HashMap<Vec<u8>, AccessTokenRecord> = HashMap::with_capacity(hashes.len());
         macro_rules! select {
             ($p:expr, $db:ty) => {{
@@ -297,9 +359,9 @@ impl BatchOp for AccessTokensByHash {
                 }
             }};
         }
-        match pool {
-            Pool::Sqlite(p) => select!(p, sqlx::Sqlite),
-            Pool::Postgres(p) => select!(p, sqlx::Postgres),
+        match conn {
+            Conn::Sqlite(c) => select!(&mut **c, sqlx::Sqlite),
+            Conn::Postgres(c) => select!(&mut **c, sqlx::Postgres),
         }
         Ok(hashes.iter().map(|h| found.get(h).cloned()).collect())
     }
@@ -313,7 +375,7 @@ impl BatchOp for RevokedJtis {
     type Out = bool;
     const RETRY_ALONE: bool = false;
 
-    async fn run(&self, pool: &Pool, jtis: &[String]) -> StoreResult<Vec<bool>> {
+    async fn run(&self, conn: &mut Conn, jtis: &[String]) -> StoreResult<Vec<bool>> {
         let mut revoked = std::collections::HashSet::with_capacity(jtis.len());
         macro_rules! select {
             ($p:expr, $db:ty) => {{
@@ -325,9 +387,9 @@ impl BatchOp for RevokedJtis {
                 }
             }};
         }
-        match pool {
-            Pool::Sqlite(p) => select!(p, sqlx::Sqlite),
-            Pool::Postgres(p) => select!(p, sqlx::Postgres),
+        match conn {
+            Conn::Sqlite(c) => select!(&mut **c, sqlx::Sqlite),
+            Conn::Postgres(c) => select!(&mut **c, sqlx::Postgres),
         }
         Ok(jtis.iter().map(|j| revoked.contains(j)).collect())
     }

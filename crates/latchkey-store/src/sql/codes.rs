@@ -11,10 +11,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::Row;
+use sqlx::{Connection, Row};
 
-use super::Pool;
-use super::batch::{BatchOp, insert_access_rows, insert_refresh_rows, push_padded};
+use super::batch::{BatchOp, Conn, insert_access_rows, insert_refresh_rows, push_padded};
 use super::users::json_list;
 use crate::{AccessTokenRecord, CodeLookup, CodeRecord, GrantRecord, Redemption, RefreshRecord, StoreResult};
 
@@ -28,7 +27,7 @@ impl BatchOp for CodesByHash {
     type Out = CodeLookup;
     const RETRY_ALONE: bool = false;
 
-    async fn run(&self, pool: &Pool, hashes: &[Vec<u8>]) -> StoreResult<Vec<CodeLookup>> {
+    async fn run(&self, conn: &mut Conn, hashes: &[Vec<u8>]) -> StoreResult<Vec<CodeLookup>> {
         const Q: &str = "SELECT code_hash, grant_id, client_id, user_id, redirect_uri, scope, resources, \
              code_challenge, created_at, expires_at, used_at FROM authorization_codes WHERE code_hash IN (";
         let mut found: HashMap<Vec<u8>, CodeRow> = HashMap::with_capacity(hashes.len());
@@ -41,9 +40,9 @@ impl BatchOp for CodesByHash {
                 }
             }};
         }
-        match pool {
-            Pool::Sqlite(p) => select!(p, sqlx::Sqlite),
-            Pool::Postgres(p) => select!(p, sqlx::Postgres),
+        match conn {
+            Conn::Sqlite(c) => select!(&mut **c, sqlx::Sqlite),
+            Conn::Postgres(c) => select!(&mut **c, sqlx::Postgres),
         }
         hashes.iter().map(|h| found.get(h).cloned().map_or(Ok(CodeLookup::Unknown), lookup)).collect()
     }
@@ -110,7 +109,7 @@ impl BatchOp for RedeemCodes {
     type Out = Redemption;
     const RETRY_ALONE: bool = true;
 
-    async fn run(&self, pool: &Pool, jobs: &[RedeemJob]) -> StoreResult<Vec<Redemption>> {
+    async fn run(&self, conn: &mut Conn, jobs: &[RedeemJob]) -> StoreResult<Vec<Redemption>> {
         let now = jobs.iter().map(|j| j.now).max().unwrap_or_default();
         let hashes: Vec<&Vec<u8>> = jobs.iter().map(|j| &j.code_hash).collect();
         let mut unused: HashSet<Vec<u8>> = HashSet::new();
@@ -156,9 +155,9 @@ impl BatchOp for RedeemCodes {
                 tx.commit().await?;
             }};
         }
-        match pool {
-            Pool::Sqlite(p) => redeem!(p, sqlx::Sqlite),
-            Pool::Postgres(p) => redeem!(p, sqlx::Postgres),
+        match conn {
+            Conn::Sqlite(c) => redeem!(&mut **c, sqlx::Sqlite),
+            Conn::Postgres(c) => redeem!(&mut **c, sqlx::Postgres),
         }
         let mut out: Vec<Redemption> = jobs
             .iter()

@@ -6,8 +6,7 @@ use std::collections::HashMap;
 
 use latchkey_core::user::User;
 
-use super::Pool;
-use super::batch::{BatchOp, push_padded};
+use super::batch::{BatchOp, Conn, push_padded};
 use super::users::{UserRow, json_list, user_from};
 use crate::{GrantRecord, RefreshRecord, StoreResult};
 
@@ -36,7 +35,7 @@ impl BatchOp for RefreshTokensByHash {
     type Out = Option<(RefreshRecord, GrantRecord)>;
     const RETRY_ALONE: bool = false;
 
-    async fn run(&self, pool: &Pool, hashes: &[Vec<u8>]) -> StoreResult<Vec<Self::Out>> {
+    async fn run(&self, conn: &mut Conn, hashes: &[Vec<u8>]) -> StoreResult<Vec<Self::Out>> {
         const Q: &str = "SELECT r.token_hash, r.grant_id, r.client_id, r.scope, r.issued_at, r.expires_at, \
              r.used_at, r.revoked_at, g.user_id, g.scope, g.resources, g.created_at, g.expires_at, g.revoked_at \
              FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.token_hash IN (";
@@ -50,9 +49,9 @@ impl BatchOp for RefreshTokensByHash {
                 }
             }};
         }
-        match pool {
-            Pool::Sqlite(p) => select!(p, sqlx::Sqlite),
-            Pool::Postgres(p) => select!(p, sqlx::Postgres),
+        match conn {
+            Conn::Sqlite(c) => select!(&mut **c, sqlx::Sqlite),
+            Conn::Postgres(c) => select!(&mut **c, sqlx::Postgres),
         }
         hashes.iter().map(|h| found.get(h).cloned().map(refresh_from).transpose()).collect()
     }
@@ -90,7 +89,7 @@ impl BatchOp for UsersById {
     type Out = Option<User>;
     const RETRY_ALONE: bool = false;
 
-    async fn run(&self, pool: &Pool, ids: &[String]) -> StoreResult<Vec<Option<User>>> {
+    async fn run(&self, conn: &mut Conn, ids: &[String]) -> StoreResult<Vec<Option<User>>> {
         const Q: &str = "SELECT id, username, email, password_hash, created_at FROM users WHERE id IN (";
         let mut found: HashMap<String, User> = HashMap::with_capacity(ids.len());
         macro_rules! select {
@@ -102,9 +101,9 @@ impl BatchOp for UsersById {
                 }
             }};
         }
-        match pool {
-            Pool::Sqlite(p) => select!(p, sqlx::Sqlite),
-            Pool::Postgres(p) => select!(p, sqlx::Postgres),
+        match conn {
+            Conn::Sqlite(c) => select!(&mut **c, sqlx::Sqlite),
+            Conn::Postgres(c) => select!(&mut **c, sqlx::Postgres),
         }
         Ok(ids.iter().map(|id| found.get(id).cloned()).collect())
     }
