@@ -77,23 +77,9 @@ fn response(access: String, issue: &Issue, refresh: Option<String>) -> TokenResp
     }
 }
 
-/// Start a new grant for `user` with its first tokens.
-async fn start_grant(
-    state: &AppState,
-    client: &Client,
-    user: &User,
-    grant_id: String,
-    issue: &Issue,
-    resources: &[String],
-    now: i64,
-) -> Result<TokenResponse, OAuthError> {
-    let new = new_grant(state, client, user, grant_id, issue, resources, now)?;
-    state.store().put_grant(&new.grant, &new.access, new.refresh.as_ref()).await?;
-    Ok(new.response)
-}
-
-/// A new grant's record, its first tokens' rows, and the response that hands the
-/// tokens out once the rows are saved.
+/// A new grant for a user: its record, its first tokens' rows, and the response that
+/// hands the tokens out once the rows are saved (with the redeemed code, or alone for
+/// the password grant).
 struct NewGrant {
     response: TokenResponse,
     grant: GrantRecord,
@@ -260,5 +246,7 @@ pub(super) async fn password(
     let Some(user) = user else { return Err(invalid_grant("the username or password is incorrect").into()) };
     let now = now();
     let issue = grant::password::decide(client, &user.id, scope, resources, &state.policy(), now)?;
-    Ok(start_grant(state, client, &user, new_jti(), &issue, resources, now).await?)
+    let new = new_grant(state, client, &user, new_jti(), &issue, resources, now)?;
+    state.store().put_grant(&new.grant, &new.access, new.refresh.as_ref()).await.map_err(OAuthError::from)?;
+    Ok(new.response)
 }

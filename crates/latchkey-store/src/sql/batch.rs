@@ -283,7 +283,7 @@ impl BatchOp for RotateRefresh {
         let now = jobs.iter().map(|j| j.now).max().unwrap_or_default();
         let hashes: Vec<&Vec<u8>> = jobs.iter().map(|j| &j.old_hash).collect();
         let mut live: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
-        let mut winners = Vec::new();
+        let winners: Vec<usize>;
         let mut seen: HashMap<Vec<u8>, String> = HashMap::new();
         macro_rules! rotate {
             ($p:expr, $db:ty) => {{
@@ -297,11 +297,7 @@ impl BatchOp for RotateRefresh {
                     live.insert(row.try_get::<Vec<u8>, _>(0)?);
                 }
                 // The first job presenting a live token wins it.
-                for (i, j) in jobs.iter().enumerate() {
-                    if live.remove(&j.old_hash) {
-                        winners.push(i);
-                    }
-                }
+                winners = first_claims(&hashes, live);
                 if !winners.is_empty() {
                     let refresh: Vec<&RefreshRecord> = winners.iter().map(|&i| &jobs[i].new).collect();
                     insert_refresh_rows!(&mut *tx, $db, refresh);
@@ -324,17 +320,14 @@ impl BatchOp for RotateRefresh {
             Conn::Sqlite(c) => rotate!(&mut **c, sqlx::Sqlite),
             Conn::Postgres(c) => rotate!(&mut **c, sqlx::Postgres),
         }
-        let mut out: Vec<Rotation> = jobs
-            .iter()
-            .map(|j| match seen.get(&j.old_hash) {
-                Some(grant_id) => Rotation::Reused { grant_id: grant_id.clone() },
-                None => Rotation::Unknown,
-            })
-            .collect();
-        for i in winners {
-            out[i] = Rotation::Rotated;
-        }
-        Ok(out)
+        Ok(outcomes(
+            &hashes,
+            &winners,
+            &seen,
+            Rotation::Rotated,
+            |grant_id| Rotation::Reused { grant_id },
+            Rotation::Unknown,
+        ))
     }
 }
 
@@ -393,6 +386,30 @@ impl BatchOp for RevokedJtis {
         }
         Ok(jtis.iter().map(|j| revoked.contains(j)).collect())
     }
+}
+
+/// Of the jobs presenting `keys` (in batch order), the first to present each key that a
+/// compare-and-set `taken` wins it: the winners' indexes. Later jobs with the same key lose.
+pub(super) fn first_claims(keys: &[&Vec<u8>], mut taken: std::collections::HashSet<Vec<u8>>) -> Vec<usize> {
+    keys.iter().enumerate().filter(|(_, k)| taken.remove(**k)).map(|(i, _)| i).collect()
+}
+
+/// Each job's outcome after a compare-and-set: `won` for the winners, `lost(grant)` for a
+/// key that exists but was used before (`seen` maps it to its grant), `unknown` otherwise.
+pub(super) fn outcomes<T: Clone>(
+    keys: &[&Vec<u8>],
+    winners: &[usize],
+    seen: &HashMap<Vec<u8>, String>,
+    won: T,
+    lost: impl Fn(String) -> T,
+    unknown: T,
+) -> Vec<T> {
+    let mut out: Vec<T> =
+        keys.iter().map(|k| seen.get(*k).map_or_else(|| unknown.clone(), |g| lost(g.clone()))).collect();
+    for &i in winners {
+        out[i] = won.clone();
+    }
+    out
 }
 
 /// Push `keys` as bind parameters, padded (see [`padded_len`]), and close the `IN (`.

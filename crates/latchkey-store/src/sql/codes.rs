@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::{Connection, Row};
 
-use super::batch::{BatchOp, Conn, insert_access_rows, insert_refresh_rows, push_padded};
+use super::batch::{BatchOp, Conn, first_claims, insert_access_rows, insert_refresh_rows, outcomes, push_padded};
 use super::users::json_list;
 use crate::{AccessTokenRecord, CodeLookup, CodeRecord, GrantRecord, Redemption, RefreshRecord, StoreResult};
 
@@ -113,7 +113,7 @@ impl BatchOp for RedeemCodes {
         let now = jobs.iter().map(|j| j.now).max().unwrap_or_default();
         let hashes: Vec<&Vec<u8>> = jobs.iter().map(|j| &j.code_hash).collect();
         let mut unused: HashSet<Vec<u8>> = HashSet::new();
-        let mut winners = Vec::new();
+        let winners: Vec<usize>;
         let mut seen: HashMap<Vec<u8>, String> = HashMap::new();
         macro_rules! redeem {
             ($p:expr, $db:ty) => {{
@@ -127,11 +127,7 @@ impl BatchOp for RedeemCodes {
                 for row in q.build().fetch_all(&mut *tx).await? {
                     unused.insert(row.try_get::<Vec<u8>, _>(0)?);
                 }
-                for (i, j) in jobs.iter().enumerate() {
-                    if unused.remove(&j.code_hash) {
-                        winners.push(i);
-                    }
-                }
+                winners = first_claims(&hashes, unused);
                 if !winners.is_empty() {
                     let grants: Vec<&GrantRecord> = winners.iter().map(|&i| &jobs[i].grant).collect();
                     insert_grant_rows!(&mut *tx, $db, &grants);
@@ -159,16 +155,13 @@ impl BatchOp for RedeemCodes {
             Conn::Sqlite(c) => redeem!(&mut **c, sqlx::Sqlite),
             Conn::Postgres(c) => redeem!(&mut **c, sqlx::Postgres),
         }
-        let mut out: Vec<Redemption> = jobs
-            .iter()
-            .map(|j| match seen.get(&j.code_hash) {
-                Some(grant_id) => Redemption::Replayed { grant_id: grant_id.clone() },
-                None => Redemption::Unknown,
-            })
-            .collect();
-        for i in winners {
-            out[i] = Redemption::Redeemed;
-        }
-        Ok(out)
+        Ok(outcomes(
+            &hashes,
+            &winners,
+            &seen,
+            Redemption::Redeemed,
+            |grant_id| Redemption::Replayed { grant_id },
+            Redemption::Unknown,
+        ))
     }
 }

@@ -103,31 +103,6 @@ async fn three_nodes_on_one_postgresql_behave_as_one_server() {
     drop((a, b, c));
 }
 
-/// The same token request sent `n` times at once, alternating between `urls`, as `app`.
-async fn race(urls: &[String], form: &[(&str, &str)], n: usize) -> Vec<(u16, Value)> {
-    let form: Vec<(String, String)> = form.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let handles: Vec<_> = (0..n)
-        .map(|i| {
-            let (url, form) = (urls[i % urls.len()].clone(), form.clone());
-            tokio::spawn(async move {
-                let res = reqwest::Client::new()
-                    .post(url)
-                    .header("Authorization", basic_header("app", APP_SECRET))
-                    .form(&form)
-                    .send()
-                    .await
-                    .unwrap();
-                (res.status().as_u16(), res.json::<Value>().await.unwrap())
-            })
-        })
-        .collect();
-    let mut results = Vec::new();
-    for h in handles {
-        results.push(h.await.unwrap());
-    }
-    results
-}
-
 /// One code, and then one refresh token, presented concurrently to two nodes on one
 /// PostgreSQL: exactly one request wins each race (security checklist, multi-node).
 #[tokio::test]

@@ -492,3 +492,28 @@ impl TestDb {
         }
     }
 }
+
+/// The same token request sent `n` times at once, alternating between `urls`, as `app`.
+pub async fn race(urls: &[String], form: &[(&str, &str)], n: usize) -> Vec<(u16, Value)> {
+    let form: Vec<(String, String)> = form.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let (url, form) = (urls[i % urls.len()].clone(), form.clone());
+            tokio::spawn(async move {
+                let res = reqwest::Client::new()
+                    .post(url)
+                    .header("Authorization", basic_header("app", APP_SECRET))
+                    .form(&form)
+                    .send()
+                    .await
+                    .unwrap();
+                (res.status().as_u16(), res.json::<Value>().await.unwrap())
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for h in handles {
+        results.push(h.await.unwrap());
+    }
+    results
+}
