@@ -412,6 +412,26 @@ pub(super) fn outcomes<T: Clone>(
     out
 }
 
+/// The rows, decoded as the tuple `$row`, of `$sql` (which ends in `IN (`) for `$keys`
+/// (padded, see [`padded_len`]) on `$conn`, a [`Conn`]: a group look-up on either backend.
+macro_rules! select_in {
+    ($conn:expr, $sql:expr, $keys:expr, $row:ty) => {
+        match $conn {
+            Conn::Sqlite(c) => {
+                let mut q: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new($sql);
+                push_padded(&mut q, $keys);
+                q.build_query_as::<$row>().fetch_all(&mut **c).await?
+            }
+            Conn::Postgres(c) => {
+                let mut q: sqlx::QueryBuilder<sqlx::Postgres> = sqlx::QueryBuilder::new($sql);
+                push_padded(&mut q, $keys);
+                q.build_query_as::<$row>().fetch_all(&mut **c).await?
+            }
+        }
+    };
+}
+pub(super) use select_in;
+
 /// Push `keys` as bind parameters, padded (see [`padded_len`]), and close the `IN (`.
 pub(super) fn push_padded<'k, DB, T>(q: &mut sqlx::QueryBuilder<DB>, keys: &'k [T])
 where

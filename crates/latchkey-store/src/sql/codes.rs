@@ -13,7 +13,9 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::{Connection, Row};
 
-use super::batch::{BatchOp, Conn, first_claims, insert_access_rows, insert_refresh_rows, outcomes, push_padded};
+use super::batch::{
+    BatchOp, Conn, first_claims, insert_access_rows, insert_refresh_rows, outcomes, push_padded, select_in,
+};
 use super::users::json_list;
 use crate::{AccessTokenRecord, CodeLookup, CodeRecord, GrantRecord, Redemption, RefreshRecord, StoreResult};
 
@@ -30,20 +32,8 @@ impl BatchOp for CodesByHash {
     async fn run(&self, conn: &mut Conn, hashes: &[Vec<u8>]) -> StoreResult<Vec<CodeLookup>> {
         const Q: &str = "SELECT code_hash, grant_id, client_id, user_id, redirect_uri, scope, resources, \
              code_challenge, created_at, expires_at, used_at FROM authorization_codes WHERE code_hash IN (";
-        let mut found: HashMap<Vec<u8>, CodeRow> = HashMap::with_capacity(hashes.len());
-        macro_rules! select {
-            ($p:expr, $db:ty) => {{
-                let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(Q);
-                push_padded(&mut q, hashes);
-                for row in q.build_query_as::<CodeRow>().fetch_all($p).await? {
-                    found.insert(row.0.clone(), row);
-                }
-            }};
-        }
-        match conn {
-            Conn::Sqlite(c) => select!(&mut **c, sqlx::Sqlite),
-            Conn::Postgres(c) => select!(&mut **c, sqlx::Postgres),
-        }
+        let found: HashMap<Vec<u8>, CodeRow> =
+            select_in!(conn, Q, hashes, CodeRow).into_iter().map(|r| (r.0.clone(), r)).collect();
         hashes.iter().map(|h| found.get(h).cloned().map_or(Ok(CodeLookup::Unknown), lookup)).collect()
     }
 }

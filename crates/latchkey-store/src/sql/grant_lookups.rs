@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use latchkey_core::user::User;
 
-use super::batch::{BatchOp, Conn, push_padded};
+use super::batch::{BatchOp, Conn, push_padded, select_in};
 use super::users::{UserRow, json_list, user_from};
 use crate::{GrantRecord, RefreshRecord, StoreResult};
 
@@ -39,20 +39,8 @@ impl BatchOp for RefreshTokensByHash {
         const Q: &str = "SELECT r.token_hash, r.grant_id, r.client_id, r.scope, r.issued_at, r.expires_at, \
              r.used_at, r.revoked_at, g.user_id, g.scope, g.resources, g.created_at, g.expires_at, g.revoked_at \
              FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.token_hash IN (";
-        let mut found: HashMap<Vec<u8>, RefreshRow> = HashMap::with_capacity(hashes.len());
-        macro_rules! select {
-            ($p:expr, $db:ty) => {{
-                let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(Q);
-                push_padded(&mut q, hashes);
-                for row in q.build_query_as::<RefreshRow>().fetch_all($p).await? {
-                    found.insert(row.0.clone(), row);
-                }
-            }};
-        }
-        match conn {
-            Conn::Sqlite(c) => select!(&mut **c, sqlx::Sqlite),
-            Conn::Postgres(c) => select!(&mut **c, sqlx::Postgres),
-        }
+        let found: HashMap<Vec<u8>, RefreshRow> =
+            select_in!(conn, Q, hashes, RefreshRow).into_iter().map(|r| (r.0.clone(), r)).collect();
         hashes.iter().map(|h| found.get(h).cloned().map(refresh_from).transpose()).collect()
     }
 }
@@ -91,20 +79,8 @@ impl BatchOp for UsersById {
 
     async fn run(&self, conn: &mut Conn, ids: &[String]) -> StoreResult<Vec<Option<User>>> {
         const Q: &str = "SELECT id, username, email, password_hash, created_at FROM users WHERE id IN (";
-        let mut found: HashMap<String, User> = HashMap::with_capacity(ids.len());
-        macro_rules! select {
-            ($p:expr, $db:ty) => {{
-                let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(Q);
-                push_padded(&mut q, ids);
-                for row in q.build_query_as::<UserRow>().fetch_all($p).await? {
-                    found.insert(row.0.clone(), user_from(row));
-                }
-            }};
-        }
-        match conn {
-            Conn::Sqlite(c) => select!(&mut **c, sqlx::Sqlite),
-            Conn::Postgres(c) => select!(&mut **c, sqlx::Postgres),
-        }
+        let found: HashMap<String, User> =
+            select_in!(conn, Q, ids, UserRow).into_iter().map(|r| (r.0.clone(), user_from(r))).collect();
         Ok(ids.iter().map(|id| found.get(id).cloned()).collect())
     }
 }
