@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Counters of one server.
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    /// By route, then status: counting a request allocates only for a new route.
+    requests: Mutex<BTreeMap<String, BTreeMap<u16, u64>>>,
     tokens: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     token_errors: Mutex<BTreeMap<&'static str, u64>>,
     introspections: [AtomicU64; 2],
@@ -21,7 +22,12 @@ impl Metrics {
     /// Count a request to `route` answered with `status`.
     pub fn request(&self, route: &str, status: u16) {
         if let Ok(mut m) = self.requests.lock() {
-            *m.entry((route.to_owned(), status)).or_default() += 1;
+            match m.get_mut(route) {
+                Some(by_status) => *by_status.entry(status).or_default() += 1,
+                None => {
+                    m.insert(route.to_owned(), BTreeMap::from([(status, 1)]));
+                }
+            }
         }
     }
 
@@ -60,7 +66,7 @@ impl Metrics {
         out.push_str("# HELP latchkey_http_requests_total HTTP requests by route and status.\n");
         out.push_str("# TYPE latchkey_http_requests_total counter\n");
         if let Ok(m) = self.requests.lock() {
-            for ((route, status), n) in m.iter() {
+            for (route, status, n) in m.iter().flat_map(|(r, s)| s.iter().map(move |(s, n)| (r, s, n))) {
                 let _ = writeln!(out, "latchkey_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");
             }
         }

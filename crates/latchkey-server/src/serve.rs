@@ -6,7 +6,7 @@ use crate::context::{Context, StartError};
 use crate::keys::{KEY_REFRESH, KeyRing};
 use crate::metrics::Metrics;
 use crate::routes::router;
-use crate::state::{AppState, client_cache, now, token_cache};
+use crate::state::{AppState, State, client_cache, now, token_cache};
 
 /// How many expired rows one cleanup statement deletes: small batches keep each
 /// transaction short, so cleanup never holds up the token endpoint.
@@ -42,7 +42,7 @@ impl Server {
         let pages = crate::pages::Pages::load(ctx.config.templates_dir.as_deref())?;
         let passwords = crate::service::passwords::PasswordGuard::new(ctx.config.login_limits.clone());
         let tokens = Arc::new(token_cache(ctx.config.introspection_cache_ttl));
-        let state = AppState {
+        let state = AppState::new(State {
             ctx,
             issuer,
             keys: Arc::new(keys),
@@ -51,7 +51,7 @@ impl Server {
             metrics: Arc::new(Metrics::default()),
             passwords: Arc::new(passwords),
             pages: Arc::new(pages),
-        };
+        });
         Ok(Self { listener, state })
     }
 

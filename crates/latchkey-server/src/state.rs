@@ -24,9 +24,28 @@ pub fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
-/// Everything a handler can reach.
+/// Everything a handler can reach. Handlers and middleware take it by value, several
+/// times per request: one shared pointer makes each of those one reference count, not a
+/// copy of the context (its secret hasher holds HMAC keys) and a count per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<State>);
+
+impl AppState {
+    /// Share `state` between handlers.
+    pub fn new(state: State) -> Self {
+        Self(Arc::new(state))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+pub struct State {
     /// Store, secrets, config.
     pub ctx: Context,
     /// The issuer identifier, exact.
@@ -45,7 +64,7 @@ pub struct AppState {
     pub pages: Arc<crate::pages::Pages>,
 }
 
-impl AppState {
+impl State {
     /// The store.
     pub fn store(&self) -> &dyn Store {
         self.ctx.store.as_ref()

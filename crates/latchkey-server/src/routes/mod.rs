@@ -51,12 +51,13 @@ pub(crate) fn router(state: AppState) -> Router {
 /// Count and log each request by route (never the query string, which may carry
 /// secrets), and set headers every response should have.
 async fn observe(State(state): State<AppState>, req: Request<axum::body::Body>, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "other".into());
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let method = req.method().clone();
     let started = std::time::Instant::now();
     let mut res = next.run(req).await;
     let status = res.status().as_u16();
-    state.metrics.request(&route, status);
+    let route = route.as_ref().map_or("other", MatchedPath::as_str);
+    state.metrics.request(route, status);
     tracing::debug!(%method, %route, status, elapsed_us = started.elapsed().as_micros() as u64, "request");
     res.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     res
