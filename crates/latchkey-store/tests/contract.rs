@@ -43,6 +43,8 @@ contract!(
     a_refresh_token_rotates_once_even_concurrently,
     sessions_and_consents,
     concurrent_token_writes_are_grouped_and_a_bad_row_fails_alone,
+    a_rotation_that_cannot_save_its_tokens_fails_alone_and_spends_nothing,
+    a_redemption_that_cannot_save_its_grant_fails_alone_and_spends_nothing,
 );
 
 async fn concurrent_token_writes_are_grouped_and_a_bad_row_fails_alone(s: &SqlStore) {
@@ -173,6 +175,78 @@ async fn a_refresh_token_rotates_once_even_concurrently(s: &SqlStore) {
     assert_eq!((rotated, reused), (1, 9), "{results:?}");
     s.revoke_grant("g2", 40).await.unwrap();
     assert!(s.jti_revoked("jti-3").await.unwrap());
+}
+
+/// Ten concurrent rotations of ten families share a batch; one successor's access token
+/// collides with an existing row. That job fails, the others rotate, and its refresh
+/// token was not spent by the failed attempt: it rotates afterwards. A family whose grant
+/// was revoked in between does not rotate.
+async fn a_rotation_that_cannot_save_its_tokens_fails_alone_and_spends_nothing(s: &SqlStore) {
+    for i in 0..10u8 {
+        let g = format!("gr{i}");
+        s.put_grant(&grant(&g), &jwt_row(150 + i, &g), Some(&refresh(50 + i, &g))).await.unwrap();
+    }
+    s.revoke_grant("gr9", 20).await.unwrap();
+    let attempts = (0..10u8).map(|i| {
+        let g = format!("gr{i}");
+        let next = refresh(70 + i, &g);
+        // Job 3's access token has the key of family 0's access token.
+        let access = AccessTokenRecord { jti: format!("jr{i}"), ..jwt_row(if i == 3 { 150 } else { 90 + i }, &g) };
+        async move { s.rotate_refresh(&[50 + i; 32], &next, &access, 30).await }
+    });
+    let results = futures_join(attempts).await;
+    for (i, r) in results.iter().enumerate() {
+        match i {
+            3 => assert!(r.is_err(), "job 3 cannot save its access token: {r:?}"),
+            9 => assert!(matches!(r, Ok(Rotation::Reused { grant_id }) if grant_id == "gr9"), "revoked: {r:?}"),
+            _ => assert_eq!(r.as_ref().ok(), Some(&Rotation::Rotated), "job {i}"),
+        }
+    }
+    assert!(s.refresh_token(&[73; 32]).await.unwrap().is_none(), "no successor for the failed job");
+    let access = AccessTokenRecord { jti: "jr3-again".into(), ..jwt_row(93, "gr3") };
+    assert_eq!(s.rotate_refresh(&[53; 32], &refresh(73, "gr3"), &access, 31).await.unwrap(), Rotation::Rotated);
+    assert!(s.refresh_token(&[73; 32]).await.unwrap().is_some());
+}
+
+/// As above for codes: one of ten concurrent redemptions starts a grant whose id exists
+/// already. It fails alone and its code stays unused.
+async fn a_redemption_that_cannot_save_its_grant_fails_alone_and_spends_nothing(s: &SqlStore) {
+    s.put_grant(&grant("taken"), &jwt_row(1, "taken"), None).await.unwrap();
+    for i in 0..10u8 {
+        let code = CodeRecord {
+            code_hash: vec![30 + i; 32],
+            grant_id: format!("gc{i}"),
+            client_id: "c".into(),
+            user_id: "usr_alice".into(),
+            redirect_uri: None,
+            scope: "a".into(),
+            resources: vec![],
+            code_challenge: None,
+            created_at: 10,
+            expires_at: 70,
+        };
+        s.put_code(&code).await.unwrap();
+    }
+    let attempts = (0..10u8).map(|i| {
+        let g = if i == 4 { "taken".to_string() } else { format!("gc{i}") };
+        let access = AccessTokenRecord { jti: format!("jcode{i}"), ..jwt_row(60 + i, &g) };
+        let refresh = (i % 2 == 0).then(|| refresh(80 + i, &g));
+        async move { s.redeem_code(&[30 + i; 32], &grant(&g), &access, refresh.as_ref(), 20).await }
+    });
+    let results = futures_join(attempts).await;
+    for (i, r) in results.iter().enumerate() {
+        if i == 4 {
+            assert!(r.is_err(), "job 4 cannot save its grant: {r:?}");
+        } else {
+            assert_eq!(r.as_ref().ok(), Some(&Redemption::Redeemed), "job {i}");
+        }
+    }
+    for i in (0..10u8).filter(|i| *i != 4) {
+        assert_eq!(s.refresh_token(&[80 + i; 32]).await.unwrap().is_some(), i % 2 == 0, "refresh token of job {i}");
+    }
+    assert!(matches!(s.code(&[34; 32]).await.unwrap(), CodeLookup::Live(_)), "the failed job's code is unused");
+    let access = AccessTokenRecord { jti: "jcode4-again".into(), ..jwt_row(64, "gc4") };
+    assert_eq!(s.redeem_code(&[34; 32], &grant("gc4"), &access, None, 21).await.unwrap(), Redemption::Redeemed);
 }
 
 async fn sessions_and_consents(s: &SqlStore) {
