@@ -410,6 +410,53 @@ async fn data_survives_reopening_the_file() {
     assert!(s.access_token(&[7; 32]).await.unwrap().is_some());
 }
 
+/// A database made before the token tables were rebuilt WITHOUT ROWID (migration 3)
+/// keeps its tokens through the upgrade: found by key, revocable, rotatable.
+#[tokio::test]
+async fn tokens_survive_the_upgrade_to_keyed_token_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/db.sqlite", dir.path().display());
+    {
+        let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+        let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true)).await.unwrap();
+        sqlx::migrate!("./migrations/sqlite").run_to(2, &pool).await.unwrap();
+        sqlx::query(
+            "INSERT INTO access_tokens (token_hash, jti, grant_id, client_id, subject, scope, audience, issued_at, \
+             expires_at, jwt, username) VALUES (?, 'jti-old', 'g-old', 'c', 'usr_alice', 'a', '[]', 100, 10000, 0, \
+             'alice')",
+        )
+        .bind(vec![7u8; 32])
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO grants (id, client_id, user_id, scope, resources, created_at, expires_at) \
+             VALUES ('g-old', 'c', 'usr_alice', 'a', '[]', 10, 10000)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, scope, issued_at, expires_at) \
+             VALUES (?, 'g-old', 'c', 'a', 10, 10000)",
+        )
+        .bind(vec![8u8; 32])
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    }
+    let s = SqlStore::connect(&url, Synchronous::Full, 4).await.unwrap();
+    let token = s.access_token(&[7; 32]).await.unwrap().expect("the access token survived");
+    assert_eq!((token.jti.as_str(), token.username.as_deref()), ("jti-old", Some("alice")));
+    let next = refresh(9, "g-old");
+    let access = AccessTokenRecord { jti: "jti-new".into(), ..jwt_row(10, "g-old") };
+    assert_eq!(s.rotate_refresh(&[8; 32], &next, &access, 50).await.unwrap(), Rotation::Rotated);
+    assert!(s.revoke_access_token(&[7; 32], 60).await.unwrap());
+    assert!(s.access_token(&[7; 32]).await.unwrap().unwrap().revoked_at.is_some());
+    s.close().await;
+}
+
 #[tokio::test]
 async fn unsupported_urls_are_config_errors() {
     for url in ["mysql://x", "sqlite://", "postgres://nobody@127.0.0.1:1/x"] {
