@@ -1,7 +1,5 @@
 //! Starting and stopping the server.
 
-use std::sync::Arc;
-
 use crate::context::{Context, StartError};
 use crate::keys::{KEY_REFRESH, KeyRing};
 use crate::metrics::Metrics;
@@ -35,22 +33,22 @@ impl Server {
             .await
             .map_err(|source| StartError::Bind { addr: ctx.config.listen.to_string(), source })?;
         let local = listener.local_addr().map_err(|source| StartError::Bind { addr: "?".into(), source })?;
-        let issuer: Arc<str> = match &ctx.config.issuer {
-            Some(i) => i.as_str().into(),
-            None => format!("http://{local}").into(),
+        let issuer = match &ctx.config.issuer {
+            Some(i) => i.as_str().to_owned(),
+            None => format!("http://{local}"),
         };
         let pages = crate::pages::Pages::load(ctx.config.templates_dir.as_deref())?;
         let passwords = crate::service::passwords::PasswordGuard::new(ctx.config.login_limits.clone());
-        let tokens = Arc::new(token_cache(ctx.config.introspection_cache_ttl));
+        let tokens = token_cache(ctx.config.introspection_cache_ttl);
         let state = AppState::new(State {
             ctx,
             issuer,
-            keys: Arc::new(keys),
-            clients: Arc::new(client_cache()),
+            keys,
+            clients: client_cache(),
             tokens,
-            metrics: Arc::new(Metrics::default()),
-            passwords: Arc::new(passwords),
-            pages: Arc::new(pages),
+            metrics: Metrics::default(),
+            passwords,
+            pages,
         });
         Ok(Self { listener, state })
     }

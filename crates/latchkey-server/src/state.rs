@@ -44,24 +44,24 @@ impl std::ops::Deref for AppState {
     }
 }
 
-/// What [`AppState`] shares.
+/// What [`AppState`] shares; its parts need no pointers of their own.
 pub struct State {
     /// Store, secrets, config.
     pub ctx: Context,
     /// The issuer identifier, exact.
-    pub issuer: Arc<str>,
+    pub issuer: String,
     /// Signing and verifying keys.
-    pub keys: Arc<KeyRing>,
+    pub keys: KeyRing,
     /// Clients by id, briefly cached.
-    pub clients: Arc<ClientCache>,
+    pub clients: ClientCache,
     /// Live access tokens by the SHA-256 of their value, briefly cached.
-    pub tokens: Arc<TokenCache>,
+    pub tokens: TokenCache,
     /// Counters.
-    pub metrics: Arc<Metrics>,
+    pub metrics: Metrics,
     /// Password checks and throttling.
-    pub passwords: Arc<crate::service::passwords::PasswordGuard>,
+    pub passwords: crate::service::passwords::PasswordGuard,
     /// Login and consent pages.
-    pub pages: Arc<crate::pages::Pages>,
+    pub pages: crate::pages::Pages,
 }
 
 impl State {

@@ -305,13 +305,8 @@ impl BatchOp for RotateRefresh {
                     insert_access_rows!(&mut *tx, $db, &access);
                 }
                 if winners.len() < jobs.len() {
-                    let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
-                        "SELECT token_hash, grant_id FROM refresh_tokens WHERE token_hash IN (",
-                    );
-                    push_padded(&mut q, &hashes);
-                    for row in q.build().fetch_all(&mut *tx).await? {
-                        seen.insert(row.try_get(0)?, row.try_get(1)?);
-                    }
+                    const Q: &str = "SELECT token_hash, grant_id FROM refresh_tokens WHERE token_hash IN (";
+                    seen = grants_by_key!(&mut *tx, $db, Q, &hashes);
                 }
                 tx.commit().await?;
             }};
@@ -369,21 +364,9 @@ impl BatchOp for RevokedJtis {
     const RETRY_ALONE: bool = false;
 
     async fn run(&self, conn: &mut Conn, jtis: &[String]) -> StoreResult<Vec<bool>> {
-        let mut revoked = std::collections::HashSet::with_capacity(jtis.len());
-        macro_rules! select {
-            ($p:expr, $db:ty) => {{
-                let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new("SELECT jti FROM revoked_jtis");
-                q.push(" WHERE jti IN (");
-                push_padded(&mut q, jtis);
-                for row in q.build().fetch_all($p).await? {
-                    revoked.insert(row.try_get::<String, _>(0)?);
-                }
-            }};
-        }
-        match conn {
-            Conn::Sqlite(c) => select!(&mut **c, sqlx::Sqlite),
-            Conn::Postgres(c) => select!(&mut **c, sqlx::Postgres),
-        }
+        const Q: &str = "SELECT jti FROM revoked_jtis WHERE jti IN (";
+        let revoked: std::collections::HashSet<String> =
+            select_in!(conn, Q, jtis, (String,)).into_iter().map(|(jti,)| jti).collect();
         Ok(jtis.iter().map(|j| revoked.contains(j)).collect())
     }
 }
@@ -411,6 +394,17 @@ pub(super) fn outcomes<T: Clone>(
     }
     out
 }
+
+/// The grant of each of `$keys` that exists, by key: `$sql` (`SELECT key, grant_id FROM …
+/// WHERE key IN (`) on `$exec`. After a compare-and-set, it tells the losers' outcomes.
+macro_rules! grants_by_key {
+    ($exec:expr, $db:ty, $sql:expr, $keys:expr) => {{
+        let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new($sql);
+        push_padded(&mut q, $keys);
+        q.build_query_as::<(Vec<u8>, String)>().fetch_all($exec).await?.into_iter().collect::<HashMap<_, _>>()
+    }};
+}
+pub(super) use grants_by_key;
 
 /// The rows, decoded as the tuple `$row`, of `$sql` (which ends in `IN (`) for `$keys`
 /// (padded, see [`padded_len`]) on `$conn`, a [`Conn`]: a group look-up on either backend.

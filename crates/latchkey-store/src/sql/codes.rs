@@ -14,7 +14,8 @@ use std::collections::{HashMap, HashSet};
 use sqlx::{Connection, Row};
 
 use super::batch::{
-    BatchOp, Conn, first_claims, insert_access_rows, insert_refresh_rows, outcomes, push_padded, select_in,
+    BatchOp, Conn, first_claims, grants_by_key, insert_access_rows, insert_refresh_rows, outcomes, push_padded,
+    select_in,
 };
 use super::users::json_list;
 use crate::{AccessTokenRecord, CodeLookup, CodeRecord, GrantRecord, Redemption, RefreshRecord, StoreResult};
@@ -130,13 +131,8 @@ impl BatchOp for RedeemCodes {
                     }
                 }
                 if winners.len() < jobs.len() {
-                    let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
-                        "SELECT code_hash, grant_id FROM authorization_codes WHERE code_hash IN (",
-                    );
-                    push_padded(&mut q, &hashes);
-                    for row in q.build().fetch_all(&mut *tx).await? {
-                        seen.insert(row.try_get(0)?, row.try_get(1)?);
-                    }
+                    const Q: &str = "SELECT code_hash, grant_id FROM authorization_codes WHERE code_hash IN (";
+                    seen = grants_by_key!(&mut *tx, $db, Q, &hashes);
                 }
                 tx.commit().await?;
             }};
