@@ -130,6 +130,7 @@ mod tests {
             client_id: "a".into(),
             scope: "s".into(),
             username: None,
+            grant_id: None,
         }
     }
 

@@ -377,6 +377,7 @@ mod tests {
             client_id: "svc".into(),
             scope: "items:read".into(),
             username: None,
+            grant_id: None,
         }
     }
 

@@ -96,6 +96,12 @@ pub struct AccessTokenClaims {
     /// Username of the resource owner, when there is one (introspection only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// The grant (token family) a JWT issued for a user belongs to, a private claim:
+    /// introspection refuses the token once its grant is revoked, so revoking a family
+    /// writes one row instead of one per token (docs/design.md). Not a secret, and not
+    /// told by introspection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
 }
 
 /// A new opaque access token.

@@ -110,8 +110,9 @@ pub trait Store: UserStore + Send + Sync + 'static {
     async fn revoke_access_token(&self, token_hash: &[u8], now: i64) -> StoreResult<bool>;
     /// Remember a revoked JWT until it expires.
     async fn revoke_jti(&self, jti: &str, client_id: &str, expires_at: i64) -> StoreResult<()>;
-    /// Whether a JWT id was revoked.
-    async fn jti_revoked(&self, jti: &str) -> StoreResult<bool>;
+    /// Whether a JWT was revoked: by its id, or with its grant (`grant_id`, the JWT's
+    /// private claim, for tokens issued for a user).
+    async fn jwt_revoked(&self, jti: &str, grant_id: Option<&str>) -> StoreResult<bool>;
 
     /// Every signing key, newest first.
     async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>>;
@@ -164,11 +165,12 @@ pub trait UserStore: Send + Sync + 'static {
     async fn code(&self, code_hash: &[u8]) -> StoreResult<CodeLookup>;
     /// Redeem a code and save the grant it starts with its first tokens, atomically:
     /// of concurrent redemptions exactly one wins; the others are told the grant to revoke.
+    /// `access` is the opaque access token's row (a JWT has none).
     async fn redeem_code(
         &self,
         code_hash: &[u8],
         grant: &GrantRecord,
-        access: &AccessTokenRecord,
+        access: Option<&AccessTokenRecord>,
         refresh: Option<&RefreshRecord>,
         now: i64,
     ) -> StoreResult<Redemption>;
@@ -182,23 +184,25 @@ pub trait UserStore: Send + Sync + 'static {
     /// Forget a consent and revoke every grant of that user and client.
     async fn revoke_consent(&self, user_id: &str, client_id: &str, now: i64) -> StoreResult<bool>;
 
-    /// Save a grant with its first access token and, optionally, refresh token.
+    /// Save a grant with its first tokens' rows: an opaque access token, a refresh token.
     async fn put_grant(
         &self,
         grant: &GrantRecord,
-        access: &AccessTokenRecord,
+        access: Option<&AccessTokenRecord>,
         refresh: Option<&RefreshRecord>,
     ) -> StoreResult<()>;
-    /// Revoke a grant's whole family: refresh tokens, access tokens, JWTs by jti.
+    /// Revoke a grant's whole family: its refresh tokens and access tokens (both
+    /// formats). One row changes, the grant's: every read of a token checks its grant.
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> StoreResult<()>;
     /// A refresh token and its grant.
     async fn refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<(RefreshRecord, GrantRecord)>>;
-    /// Rotate: mark `old_hash` used (compare-and-set) and save its successors, atomically.
+    /// Rotate: mark `old_hash` used (compare-and-set) and save its successors (the new
+    /// refresh token, and the access token when it is opaque), atomically.
     async fn rotate_refresh(
         &self,
         old_hash: &[u8],
         new: &RefreshRecord,
-        access: &AccessTokenRecord,
+        access: Option<&AccessTokenRecord>,
         now: i64,
     ) -> StoreResult<Rotation>;
 }

@@ -9,7 +9,8 @@ pub struct AccessTokenRecord {
     pub token_hash: Vec<u8>,
     /// Token id.
     pub jti: String,
-    /// The grant this token belongs to; revoking a grant revokes its family.
+    /// The grant this token belongs to (its own `jti` for client credentials); a read
+    /// of the token tells it revoked once the grant is.
     pub grant_id: String,
     /// The client.
     pub client_id: String,
@@ -25,7 +26,8 @@ pub struct AccessTokenRecord {
     pub expires_at: i64,
     /// Revoked at, if revoked.
     pub revoked_at: Option<i64>,
-    /// A bookkeeping row for a JWT issued under a grant (found by its `jti`).
+    /// A bookkeeping row for a JWT issued under a grant, keyed by `jwt:{jti}`: written
+    /// before JWTs carried their grant (migration 4), read for those until they expire.
     pub jwt: bool,
     /// The resource owner's username, for introspection.
     pub username: Option<String>,
@@ -45,6 +47,7 @@ impl AccessTokenRecord {
             client_id: self.client_id.clone(),
             scope: self.scope.clone(),
             username: self.username.clone(),
+            grant_id: None,
         }
     }
 }

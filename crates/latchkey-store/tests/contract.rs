@@ -97,8 +97,9 @@ fn refresh(hash: u8, grant_id: &str) -> RefreshRecord {
     }
 }
 
-fn jwt_row(hash: u8, grant_id: &str) -> AccessTokenRecord {
-    AccessTokenRecord { grant_id: grant_id.into(), jwt: true, ..token(hash, "c", 10_000) }
+/// An opaque access token of a grant.
+fn grant_token(hash: u8, grant_id: &str) -> AccessTokenRecord {
+    AccessTokenRecord { grant_id: grant_id.into(), ..token(hash, "c", 10_000) }
 }
 
 async fn users_round_trip_and_deleting_one_revokes_its_grants(s: &SqlStore) {
@@ -112,12 +113,13 @@ async fn users_round_trip_and_deleting_one_revokes_its_grants(s: &SqlStore) {
     s.upsert_user(&changed, 12).await.unwrap();
     let got = s.user_by_name("alice").await.unwrap().unwrap();
     assert_eq!((got.id.as_str(), got.password_hash.as_str()), ("usr_alice", "$argon2id$y"), "upsert keeps the subject");
-    s.put_grant(&grant("g1"), &jwt_row(1, "g1"), Some(&refresh(2, "g1"))).await.unwrap();
+    s.put_grant(&grant("g1"), Some(&grant_token(1, "g1")), Some(&refresh(2, "g1"))).await.unwrap();
     assert_eq!(s.delete_user("alice", 20).await.unwrap().as_deref(), Some("usr_alice"));
     assert_eq!(s.delete_user("alice", 20).await.unwrap(), None);
-    assert!(s.jti_revoked("jti-1").await.unwrap(), "the grant's JWTs are revoked by jti");
-    let (r, g) = s.refresh_token(&[2; 32]).await.unwrap().unwrap();
-    assert_eq!((r.revoked_at, g.revoked_at), (Some(20), Some(20)));
+    assert_eq!(s.access_token(&[1; 32]).await.unwrap().unwrap().revoked_at, Some(20), "its access token");
+    assert!(s.jwt_revoked("any-jti", Some("g1")).await.unwrap(), "a JWT naming the grant");
+    let (_, g) = s.refresh_token(&[2; 32]).await.unwrap().unwrap();
+    assert_eq!(g.revoked_at, Some(20), "its refresh token's grant");
 }
 
 async fn a_code_is_redeemed_once_even_concurrently(s: &SqlStore) {
@@ -137,9 +139,9 @@ async fn a_code_is_redeemed_once_even_concurrently(s: &SqlStore) {
     assert_eq!(s.code(&[9; 32]).await.unwrap(), CodeLookup::Live(code.clone()), "looking a code up does not use it");
     assert_eq!(s.code(&[9; 32]).await.unwrap(), CodeLookup::Live(code));
     let attempts = (0..10u8).map(|i| {
-        let access = AccessTokenRecord { jti: format!("jc{i}"), ..jwt_row(120 + i, "g9") };
+        let access = AccessTokenRecord { jti: format!("jc{i}"), ..grant_token(120 + i, "g9") };
         let refresh = refresh(140 + i, "g9");
-        async move { s.redeem_code(&[9; 32], &grant("g9"), &access, Some(&refresh), 20).await }
+        async move { s.redeem_code(&[9; 32], &grant("g9"), Some(&access), Some(&refresh), 20).await }
     });
     let results = futures_join(attempts).await;
     let redeemed = results.iter().filter(|r| matches!(r, Ok(Redemption::Redeemed))).count();
@@ -157,24 +159,38 @@ async fn a_code_is_redeemed_once_even_concurrently(s: &SqlStore) {
     }
     assert_eq!(saved.len(), 1, "{saved:?}");
     assert_eq!(saved[0].1, "g9");
-    let grant_access = AccessTokenRecord { jti: "jc-other".into(), ..jwt_row(119, "g8") };
-    assert_eq!(s.redeem_code(&[8; 32], &grant("g8"), &grant_access, None, 20).await.unwrap(), Redemption::Unknown);
+    let grant_access = AccessTokenRecord { jti: "jc-other".into(), ..grant_token(119, "g8") };
+    assert_eq!(
+        s.redeem_code(&[8; 32], &grant("g8"), Some(&grant_access), None, 20).await.unwrap(),
+        Redemption::Unknown
+    );
     assert_eq!(s.code(&[8; 32]).await.unwrap(), CodeLookup::Unknown);
 }
 
 async fn a_refresh_token_rotates_once_even_concurrently(s: &SqlStore) {
-    s.put_grant(&grant("g2"), &jwt_row(3, "g2"), Some(&refresh(4, "g2"))).await.unwrap();
+    s.put_grant(&grant("g2"), Some(&grant_token(3, "g2")), Some(&refresh(4, "g2"))).await.unwrap();
     let attempts = (0..10u8).map(|i| {
         let next = refresh(100 + i, "g2");
-        let access = jwt_row(200 + i, "g2");
-        async move { s.rotate_refresh(&[4; 32], &next, &AccessTokenRecord { jti: format!("j{i}"), ..access }, 30).await }
+        let access = grant_token(200 + i, "g2");
+        async move {
+            s.rotate_refresh(&[4; 32], &next, Some(&AccessTokenRecord { jti: format!("j{i}"), ..access }), 30).await
+        }
     });
     let results = futures_join(attempts).await;
     let rotated = results.iter().filter(|r| matches!(r, Ok(Rotation::Rotated))).count();
     let reused = results.iter().filter(|r| matches!(r, Ok(Rotation::Reused { .. }))).count();
     assert_eq!((rotated, reused), (1, 9), "{results:?}");
+    assert!(!s.jwt_revoked("jti-3", Some("g2")).await.unwrap());
     s.revoke_grant("g2", 40).await.unwrap();
-    assert!(s.jti_revoked("jti-3").await.unwrap());
+    assert!(s.jwt_revoked("jti-3", Some("g2")).await.unwrap(), "a JWT naming the revoked grant");
+    assert!(!s.jwt_revoked("jti-3", None).await.unwrap(), "the same jti, not revoked by itself");
+    assert_eq!(s.access_token(&[3; 32]).await.unwrap().unwrap().revoked_at, Some(40), "the grant's opaque token");
+    let winner = (100..110u8).find(|i| matches!(results[usize::from(i - 100)], Ok(Rotation::Rotated))).unwrap();
+    let next = refresh(99, "g2");
+    assert!(
+        matches!(s.rotate_refresh(&[winner; 32], &next, None, 41).await, Ok(Rotation::Reused { .. })),
+        "the successor of a revoked family does not rotate"
+    );
 }
 
 /// Ten concurrent rotations of ten families share a batch; one successor's access token
@@ -184,15 +200,15 @@ async fn a_refresh_token_rotates_once_even_concurrently(s: &SqlStore) {
 async fn a_rotation_that_cannot_save_its_tokens_fails_alone_and_spends_nothing(s: &SqlStore) {
     for i in 0..10u8 {
         let g = format!("gr{i}");
-        s.put_grant(&grant(&g), &jwt_row(150 + i, &g), Some(&refresh(50 + i, &g))).await.unwrap();
+        s.put_grant(&grant(&g), Some(&grant_token(150 + i, &g)), Some(&refresh(50 + i, &g))).await.unwrap();
     }
     s.revoke_grant("gr9", 20).await.unwrap();
     let attempts = (0..10u8).map(|i| {
         let g = format!("gr{i}");
         let next = refresh(70 + i, &g);
         // Job 3's access token has the key of family 0's access token.
-        let access = AccessTokenRecord { jti: format!("jr{i}"), ..jwt_row(if i == 3 { 150 } else { 90 + i }, &g) };
-        async move { s.rotate_refresh(&[50 + i; 32], &next, &access, 30).await }
+        let access = AccessTokenRecord { jti: format!("jr{i}"), ..grant_token(if i == 3 { 150 } else { 90 + i }, &g) };
+        async move { s.rotate_refresh(&[50 + i; 32], &next, Some(&access), 30).await }
     });
     let results = futures_join(attempts).await;
     for (i, r) in results.iter().enumerate() {
@@ -203,15 +219,15 @@ async fn a_rotation_that_cannot_save_its_tokens_fails_alone_and_spends_nothing(s
         }
     }
     assert!(s.refresh_token(&[73; 32]).await.unwrap().is_none(), "no successor for the failed job");
-    let access = AccessTokenRecord { jti: "jr3-again".into(), ..jwt_row(93, "gr3") };
-    assert_eq!(s.rotate_refresh(&[53; 32], &refresh(73, "gr3"), &access, 31).await.unwrap(), Rotation::Rotated);
+    let access = AccessTokenRecord { jti: "jr3-again".into(), ..grant_token(93, "gr3") };
+    assert_eq!(s.rotate_refresh(&[53; 32], &refresh(73, "gr3"), Some(&access), 31).await.unwrap(), Rotation::Rotated);
     assert!(s.refresh_token(&[73; 32]).await.unwrap().is_some());
 }
 
 /// As above for codes: one of ten concurrent redemptions starts a grant whose id exists
 /// already. It fails alone and its code stays unused.
 async fn a_redemption_that_cannot_save_its_grant_fails_alone_and_spends_nothing(s: &SqlStore) {
-    s.put_grant(&grant("taken"), &jwt_row(1, "taken"), None).await.unwrap();
+    s.put_grant(&grant("taken"), Some(&grant_token(1, "taken")), None).await.unwrap();
     for i in 0..10u8 {
         let code = CodeRecord {
             code_hash: vec![30 + i; 32],
@@ -229,9 +245,9 @@ async fn a_redemption_that_cannot_save_its_grant_fails_alone_and_spends_nothing(
     }
     let attempts = (0..10u8).map(|i| {
         let g = if i == 4 { "taken".to_string() } else { format!("gc{i}") };
-        let access = AccessTokenRecord { jti: format!("jcode{i}"), ..jwt_row(60 + i, &g) };
+        let access = AccessTokenRecord { jti: format!("jcode{i}"), ..grant_token(60 + i, &g) };
         let refresh = (i % 2 == 0).then(|| refresh(80 + i, &g));
-        async move { s.redeem_code(&[30 + i; 32], &grant(&g), &access, refresh.as_ref(), 20).await }
+        async move { s.redeem_code(&[30 + i; 32], &grant(&g), Some(&access), refresh.as_ref(), 20).await }
     });
     let results = futures_join(attempts).await;
     for (i, r) in results.iter().enumerate() {
@@ -245,8 +261,8 @@ async fn a_redemption_that_cannot_save_its_grant_fails_alone_and_spends_nothing(
         assert_eq!(s.refresh_token(&[80 + i; 32]).await.unwrap().is_some(), i % 2 == 0, "refresh token of job {i}");
     }
     assert!(matches!(s.code(&[34; 32]).await.unwrap(), CodeLookup::Live(_)), "the failed job's code is unused");
-    let access = AccessTokenRecord { jti: "jcode4-again".into(), ..jwt_row(64, "gc4") };
-    assert_eq!(s.redeem_code(&[34; 32], &grant("gc4"), &access, None, 21).await.unwrap(), Redemption::Redeemed);
+    let access = AccessTokenRecord { jti: "jcode4-again".into(), ..grant_token(64, "gc4") };
+    assert_eq!(s.redeem_code(&[34; 32], &grant("gc4"), Some(&access), None, 21).await.unwrap(), Redemption::Redeemed);
 }
 
 async fn sessions_and_consents(s: &SqlStore) {
@@ -256,10 +272,11 @@ async fn sessions_and_consents(s: &SqlStore) {
     assert_eq!(s.session(&[1; 32], 100).await.unwrap(), None, "expired");
     s.put_consent("usr_alice", "c", "a b", 5).await.unwrap();
     assert_eq!(s.consent("usr_alice", "c").await.unwrap().as_deref(), Some("a b"));
-    s.put_grant(&grant("g3"), &jwt_row(5, "g3"), None).await.unwrap();
+    s.put_grant(&grant("g3"), Some(&grant_token(5, "g3")), None).await.unwrap();
     assert!(s.revoke_consent("usr_alice", "c", 9).await.unwrap());
     assert!(!s.revoke_consent("usr_alice", "c", 9).await.unwrap());
-    assert!(s.jti_revoked("jti-5").await.unwrap(), "revoking a consent revokes its tokens");
+    assert_eq!(s.access_token(&[5; 32]).await.unwrap().unwrap().revoked_at, Some(9), "revoking a consent revokes");
+    assert!(s.jwt_revoked("jti-5", Some("g3")).await.unwrap(), "its tokens of both formats");
 }
 
 /// Run futures concurrently on the current runtime.
@@ -373,11 +390,11 @@ async fn revoked_jtis_are_remembered_until_expiry_then_cleaned_up(s: &SqlStore) 
     s.revoke_jti("j2", "c", 1000).await.unwrap();
     s.put_access_token(&token(1, "c", 100)).await.unwrap();
     s.put_access_token(&token(2, "c", 1000)).await.unwrap();
-    assert!(s.jti_revoked("j1").await.unwrap());
+    assert!(s.jwt_revoked("j1", None).await.unwrap());
     assert_eq!(s.delete_expired(500, 1).await.unwrap(), 2, "one of each kind per batch");
     assert_eq!(s.delete_expired(500, 1).await.unwrap(), 0);
-    assert!(!s.jti_revoked("j1").await.unwrap());
-    assert!(s.jti_revoked("j2").await.unwrap());
+    assert!(!s.jwt_revoked("j1", None).await.unwrap());
+    assert!(s.jwt_revoked("j2", None).await.unwrap());
     assert!(s.access_token(&[2; 32]).await.unwrap().is_some());
 }
 
@@ -450,10 +467,48 @@ async fn tokens_survive_the_upgrade_to_keyed_token_tables() {
     let token = s.access_token(&[7; 32]).await.unwrap().expect("the access token survived");
     assert_eq!((token.jti.as_str(), token.username.as_deref()), ("jti-old", Some("alice")));
     let next = refresh(9, "g-old");
-    let access = AccessTokenRecord { jti: "jti-new".into(), ..jwt_row(10, "g-old") };
-    assert_eq!(s.rotate_refresh(&[8; 32], &next, &access, 50).await.unwrap(), Rotation::Rotated);
+    let access = AccessTokenRecord { jti: "jti-new".into(), ..grant_token(10, "g-old") };
+    assert_eq!(s.rotate_refresh(&[8; 32], &next, Some(&access), 50).await.unwrap(), Rotation::Rotated);
     assert!(s.revoke_access_token(&[7; 32], 60).await.unwrap());
     assert!(s.access_token(&[7; 32]).await.unwrap().unwrap().revoked_at.is_some());
+    s.close().await;
+}
+
+/// Before migration 4 a family's revocation wrote every token row, and an access token
+/// from a late refresh could outlive its grant. After it, revoking the grant alone still
+/// revokes such a token, a JWT's bookkeeping row too, and the grant stays as long as they.
+#[tokio::test]
+async fn tokens_from_before_revocation_by_grant_are_revoked_with_their_grant() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/db.sqlite", dir.path().display());
+    {
+        let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+        let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true)).await.unwrap();
+        sqlx::migrate!("./migrations/sqlite").run_to(3, &pool).await.unwrap();
+        for q in [
+            "INSERT INTO grants (id, client_id, user_id, scope, resources, created_at, expires_at) \
+             VALUES ('g', 'c', 'usr_alice', 'a', '[]', 10, 10000)",
+            "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, scope, issued_at, expires_at) \
+             VALUES (x'08', 'g', 'c', 'a', 10, 10000)",
+            // Opaque, from a refresh shortly before the family's end: outlives the grant.
+            "INSERT INTO access_tokens (token_hash, jti, grant_id, client_id, subject, scope, audience, issued_at, \
+             expires_at, jwt, username) VALUES (x'07', 'j7', 'g', 'c', 'usr_alice', 'a', '[]', 9000, 12000, 0, 'alice')",
+            // The row that stood for a JWT.
+            "INSERT INTO access_tokens (token_hash, jti, grant_id, client_id, subject, scope, audience, issued_at, \
+             expires_at, jwt, username) VALUES (x'06', 'j6', 'g', 'c', 'usr_alice', 'a', '[]', 9000, 11000, 1, 'alice')",
+        ] {
+            sqlx::query(q).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+    }
+    let s = SqlStore::connect(&url, Synchronous::Full, 4).await.unwrap();
+    let (_, g) = s.refresh_token(&[8]).await.unwrap().unwrap();
+    assert_eq!(g.expires_at, 12000, "the grant lasts as long as its latest access token");
+    s.revoke_grant("g", 100).await.unwrap();
+    assert_eq!(s.access_token(&[7]).await.unwrap().unwrap().revoked_at, Some(100));
+    assert_eq!(s.access_token(&[6]).await.unwrap().unwrap().revoked_at, Some(100), "the JWT's row");
+    s.delete_expired(11500, 100).await.unwrap();
+    assert_eq!(s.access_token(&[7]).await.unwrap().unwrap().revoked_at, Some(100), "the grant was kept");
     s.close().await;
 }
 

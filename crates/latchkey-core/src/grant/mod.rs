@@ -54,6 +54,7 @@ impl Issue {
             client_id: self.client_id.clone(),
             scope: self.scope.to_string(),
             username: None,
+            grant_id: None,
         }
     }
 

@@ -56,7 +56,9 @@ pub fn decide(
         audience: audience_for(client, &grant.resources, policy),
         format: client.token_format.unwrap_or(policy.access_token_format),
         issued_at: now,
-        expires_at: now + ttl,
+        // Never past the family's end: a grant outlives every token it issued, so a
+        // revoked grant is remembered for as long as any of its tokens could be used.
+        expires_at: (now + ttl).min(grant.expires_at),
     })
 }
 
@@ -97,5 +99,13 @@ mod tests {
     fn another_client_or_expiry_is_invalid_grant() {
         assert_eq!(decide(&client("b"), &grant(), None, &policy(), 1_000).unwrap_err().code, ErrorCode::InvalidGrant);
         assert_eq!(decide(&client("app"), &grant(), None, &policy(), 2_000).unwrap_err().code, ErrorCode::InvalidGrant);
+    }
+
+    #[test]
+    fn the_access_token_ends_with_its_family_at_the_latest() {
+        let early = decide(&client("app"), &grant(), None, &policy(), 1_000).unwrap();
+        assert_eq!(early.expires_at, 1_060, "the access-token lifetime, well inside the family");
+        let late = decide(&client("app"), &grant(), None, &policy(), 1_990).unwrap();
+        assert_eq!(late.expires_at, 2_000, "cut to the family's end (grant expires at 2000)");
     }
 }

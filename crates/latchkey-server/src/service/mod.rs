@@ -88,20 +88,19 @@ async fn mint(state: &AppState, issue: &Issue) -> Result<String, OAuthError> {
         TokenFormat::Opaque => {
             let token = new_opaque_access_token();
             // A client-credentials token is its own grant.
-            let record = access_row(issue, token_key(&token), jti.clone(), &jti, false, None);
+            let record = access_row(issue, token_key(&token), jti.clone(), &jti, None);
             state.store().put_access_token(&record).await?;
             Ok(token)
         }
     }
 }
 
-/// The stored row for an access token described by `issue`.
+/// The stored row for an opaque access token described by `issue`.
 fn access_row(
     issue: &Issue,
     token_hash: Vec<u8>,
     jti: String,
     grant_id: &str,
-    jwt: bool,
     username: Option<String>,
 ) -> AccessTokenRecord {
     AccessTokenRecord {
@@ -115,7 +114,7 @@ fn access_row(
         issued_at: issue.issued_at,
         expires_at: issue.expires_at,
         revoked_at: None,
-        jwt,
+        jwt: false,
         username,
     }
 }
@@ -151,7 +150,7 @@ async fn resolve_uncached(state: &AppState, token: &str, now: i64) -> Result<Opt
             let want = Expectations { issuer: &state.issuer, audience: None, now, leeway: 0 };
             let keys = state.keys.snapshot();
             match keys.verifying.verify(token, &want) {
-                Ok(c) if !state.store().jti_revoked(&c.jti).await? => c,
+                Ok(c) if !jwt_revoked(state, &c).await? => c,
                 Ok(_) => return Ok(None),
                 Err(why) => {
                     tracing::debug!(%why, "JWT not accepted");
@@ -166,6 +165,19 @@ async fn resolve_uncached(state: &AppState, token: &str, now: i64) -> Result<Opt
         return Ok(None);
     }
     user_claims(state, claims).await
+}
+
+/// Whether a verified JWT of ours was revoked: by its `jti` (RFC 7009), or with its
+/// grant. A user's JWT names its grant; one issued before JWTs did (migration 4) is
+/// found through the row that was written for it then, until it expires.
+async fn jwt_revoked(state: &AppState, claims: &AccessTokenClaims) -> Result<bool, OAuthError> {
+    if claims.grant_id.is_none() && latchkey_core::user::is_user_sub(&claims.sub) {
+        let legacy = state.store().access_token(&token_key(&format!("jwt:{}", claims.jti))).await?;
+        if legacy.is_some_and(|row| row.revoked_at.is_some()) {
+            return Ok(true);
+        }
+    }
+    Ok(state.store().jwt_revoked(&claims.jti, claims.grant_id.as_deref()).await?)
 }
 
 /// A token for a user is live only while the user exists (and existed when it was

@@ -27,29 +27,29 @@ fn invalid_grant(d: &'static str) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidGrant, d)
 }
 
-/// The row that stands for an access token issued under a grant. A JWT is recorded by
-/// its `jti` so that revoking the grant can revoke it.
+/// An access token issued under a grant, and its row when it is opaque. A JWT has no
+/// row: it names its grant (`grant_id` claim), and introspection refuses it once the
+/// grant is revoked.
 fn access_record(
     state: &AppState,
     issue: &Issue,
     grant_id: &str,
     username: &str,
-) -> Result<(String, AccessTokenRecord), OAuthError> {
+) -> Result<(String, Option<AccessTokenRecord>), OAuthError> {
     let jti = new_jti();
-    let (token, hash, jwt) = match issue.format {
+    match issue.format {
         TokenFormat::Jwt => {
-            let mut claims = issue.claims(&state.issuer, jti.clone());
-            claims.username = None;
+            let mut claims = issue.claims(&state.issuer, jti);
+            claims.grant_id = Some(grant_id.to_owned());
             let token = state.keys.snapshot().signer.sign_jwt(&claims).map_err(OAuthError::server_error)?;
-            (token, token_key(&format!("jwt:{jti}")), true)
+            Ok((token, None))
         }
         TokenFormat::Opaque => {
             let token = new_opaque_access_token();
-            let hash = token_key(&token);
-            (token, hash, false)
+            let row = super::access_row(issue, token_key(&token), jti, grant_id, Some(username.to_owned()));
+            Ok((token, Some(row)))
         }
-    };
-    Ok((token, super::access_row(issue, hash, jti, grant_id, jwt, Some(username.to_owned()))))
+    }
 }
 
 fn refresh_record(grant_id: &str, client_id: &str, scope: &str, now: i64, expires_at: i64) -> (String, RefreshRecord) {
@@ -83,7 +83,7 @@ fn response(access: String, issue: &Issue, refresh: Option<String>) -> TokenResp
 struct NewGrant {
     response: TokenResponse,
     grant: GrantRecord,
-    access: AccessTokenRecord,
+    access: Option<AccessTokenRecord>,
     refresh: Option<RefreshRecord>,
 }
 
@@ -157,7 +157,7 @@ pub(super) async fn code(
     let issue = grant::authorization_code::decide(client, &code_grant, redirect_uri, verifier, &state.policy(), now)?;
     let user = live_user(state, &record.user_id, record.created_at).await?;
     let new = new_grant(state, client, &user, record.grant_id, &issue, &record.resources, now)?;
-    match state.store().redeem_code(&key, &new.grant, &new.access, new.refresh.as_ref(), now).await? {
+    match state.store().redeem_code(&key, &new.grant, new.access.as_ref(), new.refresh.as_ref(), now).await? {
         Redemption::Redeemed => Ok(new.response),
         Redemption::Replayed { grant_id } => replayed(state, client, &grant_id, now).await,
         Redemption::Unknown => Err(invalid_grant("unknown authorization code")),
@@ -216,7 +216,7 @@ pub(super) async fn refresh(
     let user = live_user(state, &grant.user_id, grant.created_at).await?;
     let (access, access_row) = access_record(state, &issue, &grant.id, &user.username)?;
     let (new_refresh, new_row) = refresh_record(&grant.id, &client.id, &grant.scope, now, family.expires_at);
-    match state.store().rotate_refresh(&hash, &new_row, &access_row, now).await? {
+    match state.store().rotate_refresh(&hash, &new_row, access_row.as_ref(), now).await? {
         Rotation::Rotated => Ok(response(access, &issue, Some(new_refresh))),
         Rotation::Reused { grant_id } => {
             // Lost a race with another use of the same token: indistinguishable from replay.
@@ -247,6 +247,6 @@ pub(super) async fn password(
     let now = now();
     let issue = grant::password::decide(client, &user.id, scope, resources, &state.policy(), now)?;
     let new = new_grant(state, client, &user, new_jti(), &issue, resources, now)?;
-    state.store().put_grant(&new.grant, &new.access, new.refresh.as_ref()).await.map_err(OAuthError::from)?;
+    state.store().put_grant(&new.grant, new.access.as_ref(), new.refresh.as_ref()).await.map_err(OAuthError::from)?;
     Ok(new.response)
 }

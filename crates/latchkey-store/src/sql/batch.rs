@@ -257,14 +257,16 @@ pub(super) use insert_refresh_rows;
 pub(super) struct RotateJob {
     pub old_hash: Vec<u8>,
     pub new: RefreshRecord,
-    pub access: AccessTokenRecord,
+    /// The new access token's row; none for a JWT.
+    pub access: Option<AccessTokenRecord>,
     pub now: i64,
 }
 
-/// Group rotation of refresh tokens, in one transaction of four statements whatever
-/// the batch size: one compare-and-set `UPDATE … RETURNING` marks every presented token
-/// used that is still live, one INSERT saves the winners' successor refresh tokens and
-/// one their access tokens, one SELECT tells the losers' grants (reuse). As with one
+/// Group rotation of refresh tokens, in one transaction of at most four statements
+/// whatever the batch size: one compare-and-set `UPDATE … RETURNING` marks every
+/// presented token used that is still live, one INSERT saves the winners' successor
+/// refresh tokens and one their opaque access tokens, one SELECT tells the losers'
+/// grants (reuse). As with one
 /// rotation at a time, of two uses of one token exactly one wins: the UPDATE returns the
 /// row once, and the first job that presented it takes it. A failed INSERT fails the
 /// whole batch, so no token is ever marked used without its successor.
@@ -301,8 +303,11 @@ impl BatchOp for RotateRefresh {
                 if !winners.is_empty() {
                     let refresh: Vec<&RefreshRecord> = winners.iter().map(|&i| &jobs[i].new).collect();
                     insert_refresh_rows!(&mut *tx, $db, refresh);
-                    let access: Vec<&AccessTokenRecord> = winners.iter().map(|&i| &jobs[i].access).collect();
-                    insert_access_rows!(&mut *tx, $db, &access);
+                    let access: Vec<&AccessTokenRecord> =
+                        winners.iter().filter_map(|&i| jobs[i].access.as_ref()).collect();
+                    if !access.is_empty() {
+                        insert_access_rows!(&mut *tx, $db, &access);
+                    }
                 }
                 if winners.len() < jobs.len() {
                     const Q: &str = "SELECT token_hash, grant_id FROM refresh_tokens WHERE token_hash IN (";
@@ -339,7 +344,7 @@ impl BatchOp for AccessTokensByHash {
         macro_rules! select {
             ($p:expr, $db:ty) => {{
                 let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(SELECT_ACCESS_TOKENS);
-                q.push(" WHERE token_hash IN (");
+                q.push(" WHERE a.token_hash IN (");
                 push_padded(&mut q, hashes);
                 for row in q.build().fetch_all($p).await? {
                     let t = token_from_row(&row)?;
@@ -355,19 +360,29 @@ impl BatchOp for AccessTokensByHash {
     }
 }
 
-/// Group check of revoked JWT ids.
+/// Group check of revoked JWTs: by `jti`, or by the grant a user's JWT names.
 pub(super) struct RevokedJtis;
 
 impl BatchOp for RevokedJtis {
-    type In = String;
+    type In = (String, Option<String>);
     type Out = bool;
     const RETRY_ALONE: bool = false;
 
-    async fn run(&self, conn: &mut Conn, jtis: &[String]) -> StoreResult<Vec<bool>> {
-        const Q: &str = "SELECT jti FROM revoked_jtis WHERE jti IN (";
-        let revoked: std::collections::HashSet<String> =
-            select_in!(conn, Q, jtis, (String,)).into_iter().map(|(jti,)| jti).collect();
-        Ok(jtis.iter().map(|j| revoked.contains(j)).collect())
+    async fn run(&self, conn: &mut Conn, jobs: &[(String, Option<String>)]) -> StoreResult<Vec<bool>> {
+        use std::collections::HashSet;
+        const JTIS: &str = "SELECT jti FROM revoked_jtis WHERE jti IN (";
+        let jtis: Vec<&String> = jobs.iter().map(|(jti, _)| jti).collect();
+        let revoked: HashSet<String> = select_in!(conn, JTIS, &jtis, (String,)).into_iter().map(|(j,)| j).collect();
+        let grants: Vec<&String> = jobs.iter().filter_map(|(_, g)| g.as_ref()).collect();
+        let mut revoked_grants = HashSet::new();
+        if !grants.is_empty() {
+            const GRANTS: &str = "SELECT id FROM grants WHERE revoked_at IS NOT NULL AND id IN (";
+            revoked_grants = select_in!(conn, GRANTS, &grants, (String,)).into_iter().map(|(g,)| g).collect();
+        }
+        Ok(jobs
+            .iter()
+            .map(|(jti, grant)| revoked.contains(jti) || grant.as_ref().is_some_and(|g| revoked_grants.contains(g)))
+            .collect())
     }
 }
 

@@ -82,14 +82,15 @@ macro_rules! insert_grant_rows {
 pub(super) struct RedeemJob {
     pub code_hash: Vec<u8>,
     pub grant: GrantRecord,
-    pub access: AccessTokenRecord,
+    /// The opaque access token's row; none for a JWT.
+    pub access: Option<AccessTokenRecord>,
     pub refresh: Option<RefreshRecord>,
     pub now: i64,
 }
 
 /// Group redemption, in one transaction of at most five statements whatever the batch
 /// size: an `UPDATE … RETURNING` marks every presented code used that is still unused,
-/// three INSERTs save the winners' grants, access tokens and refresh tokens, and a
+/// three INSERTs save the winners' grants, opaque access tokens and refresh tokens, and a
 /// SELECT tells the losers' grants (replay). The first job presenting an unused code
 /// wins it. A failed INSERT fails the whole batch (and the batcher retries each job
 /// alone), so no code is ever marked used without its grant.
@@ -122,8 +123,11 @@ impl BatchOp for RedeemCodes {
                 if !winners.is_empty() {
                     let grants: Vec<&GrantRecord> = winners.iter().map(|&i| &jobs[i].grant).collect();
                     insert_grant_rows!(&mut *tx, $db, &grants);
-                    let access: Vec<&AccessTokenRecord> = winners.iter().map(|&i| &jobs[i].access).collect();
-                    insert_access_rows!(&mut *tx, $db, &access);
+                    let access: Vec<&AccessTokenRecord> =
+                        winners.iter().filter_map(|&i| jobs[i].access.as_ref()).collect();
+                    if !access.is_empty() {
+                        insert_access_rows!(&mut *tx, $db, &access);
+                    }
                     let refresh: Vec<&RefreshRecord> =
                         winners.iter().filter_map(|&i| jobs[i].refresh.as_ref()).collect();
                     if !refresh.is_empty() {

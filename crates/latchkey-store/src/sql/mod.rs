@@ -300,9 +300,12 @@ where
     })
 }
 
-/// Every access-token column, for [`token_from_row`]; a `WHERE` follows.
-const SELECT_ACCESS_TOKENS: &str = "SELECT token_hash, jti, grant_id, client_id, subject, scope, audience, issued_at, \
-     expires_at, revoked_at, jwt, username FROM access_tokens";
+/// Every access-token column, for [`token_from_row`], from `access_tokens a`; a `WHERE`
+/// follows. A token counts as revoked once its grant is: revoking a family marks the
+/// grant alone (the grant outlives its tokens, so the join finds it while they live).
+const SELECT_ACCESS_TOKENS: &str = "SELECT a.token_hash, a.jti, a.grant_id, a.client_id, a.subject, a.scope, \
+     a.audience, a.issued_at, a.expires_at, COALESCE(a.revoked_at, g.revoked_at) AS revoked_at, a.jwt, a.username \
+     FROM access_tokens a LEFT JOIN grants g ON g.id = a.grant_id";
 
 const INSERT_ACCESS_TOKEN: &str = "INSERT INTO access_tokens (token_hash, jti, grant_id, client_id, subject, \
      scope, audience, issued_at, expires_at, revoked_at, jwt, username) \
@@ -493,8 +496,8 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn jti_revoked(&self, jti: &str) -> StoreResult<bool> {
-        self.revoked_jtis.call(jti.to_owned()).await
+    async fn jwt_revoked(&self, jti: &str, grant_id: Option<&str>) -> StoreResult<bool> {
+        self.revoked_jtis.call((jti.to_owned(), grant_id.map(str::to_owned))).await
     }
 
     async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>> {

@@ -28,7 +28,6 @@ pub(super) fn to_json(v: &[String]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
 
-/// Statements that revoke a grant's family, each binding `$1 = now, $2 = grant id`.
 /// Bind a [`User`] to an INSERT of `(id, username, email, password_hash, created_at, updated_at)`.
 macro_rules! bind_user {
     ($q:expr, $u:expr, $now:expr) => {
@@ -36,20 +35,18 @@ macro_rules! bind_user {
     };
 }
 
-const REVOKE_FAMILY: &[&str] = &[
-    "UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
-    "UPDATE refresh_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
-    "INSERT INTO revoked_jtis (jti, client_id, expires_at) SELECT jti, client_id, expires_at FROM access_tokens \
-     WHERE grant_id = $2 AND jwt = 1 AND $1 = $1 ON CONFLICT (jti) DO NOTHING",
-    "UPDATE access_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
-];
-
-/// Revoke the family of `$grant` at `$now` inside the transaction `$tx`.
+/// Revoke the family of `$grant` at `$now` inside the transaction `$tx`: the grant's
+/// row alone. Every read of a token checks its grant (the refresh-token look-up and
+/// rotation, the opaque access-token look-up, a user's JWT by its `grant_id` claim), so
+/// no token row changes: a rotation then writes no random page of a `grant_id` index,
+/// which was most of its commit (docs/performance.md).
 macro_rules! revoke_family {
     ($tx:expr, $grant:expr, $now:expr) => {{
-        for q in REVOKE_FAMILY {
-            sqlx::query(*q).bind($now).bind($grant).execute(&mut *$tx).await?;
-        }
+        sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind($now)
+            .bind($grant)
+            .execute(&mut *$tx)
+            .await?;
     }};
 }
 
@@ -290,7 +287,7 @@ impl UserStore for SqlStore {
         &self,
         code_hash: &[u8],
         grant: &GrantRecord,
-        access: &AccessTokenRecord,
+        access: Option<&AccessTokenRecord>,
         refresh: Option<&RefreshRecord>,
         now: i64,
     ) -> StoreResult<Redemption> {
@@ -298,7 +295,7 @@ impl UserStore for SqlStore {
         let job = RedeemJob {
             code_hash: code_hash.to_vec(),
             grant: grant.clone(),
-            access: access.clone(),
+            access: access.cloned(),
             refresh: refresh.cloned(),
             now,
         };
@@ -365,12 +362,12 @@ impl UserStore for SqlStore {
     async fn put_grant(
         &self,
         g: &GrantRecord,
-        access: &AccessTokenRecord,
+        access: Option<&AccessTokenRecord>,
         refresh: Option<&RefreshRecord>,
     ) -> StoreResult<()> {
         // Owned: the write runs in the group-commit task.
         let g = g.clone();
-        let access = access.clone();
+        let access = access.cloned();
         let refresh = refresh.cloned();
         const GRANT: &str = "INSERT INTO grants (id, client_id, user_id, scope, resources, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)";
@@ -386,7 +383,9 @@ impl UserStore for SqlStore {
                 .bind(g.expires_at)
                 .execute(&mut *tx)
                 .await?;
-            bind_access_token!(sqlx::query(INSERT_ACCESS_TOKEN), access)?.execute(&mut *tx).await?;
+            if let Some(a) = &access {
+                bind_access_token!(sqlx::query(INSERT_ACCESS_TOKEN), a)?.execute(&mut *tx).await?;
+            }
             if let Some(r) = refresh {
                 insert_refresh!(r).execute(&mut *tx).await?;
             }
@@ -414,12 +413,12 @@ impl UserStore for SqlStore {
         &self,
         old_hash: &[u8],
         new: &RefreshRecord,
-        access: &AccessTokenRecord,
+        access: Option<&AccessTokenRecord>,
         now: i64,
     ) -> StoreResult<Rotation> {
         // Group rotation (batch.rs): concurrent rotations share one transaction of four
         // statements; of concurrent uses of one token exactly one wins.
-        let job = RotateJob { old_hash: old_hash.to_vec(), new: new.clone(), access: access.clone(), now };
+        let job = RotateJob { old_hash: old_hash.to_vec(), new: new.clone(), access: access.cloned(), now };
         self.rotations.call(job).await
     }
 }
