@@ -199,19 +199,22 @@ impl BatchOp for InsertAccessTokens {
     }
 }
 
-/// One multi-row INSERT of `$rows` (`&[&AccessTokenRecord]`, not empty) on `$exec`.
-macro_rules! insert_access_rows {
-    ($exec:expr, $db:ty, $rows:expr) => {{
-        let rows: &[&AccessTokenRecord] = $rows;
-        let mut audiences = Vec::with_capacity(rows.len());
-        for t in rows {
-            audiences.push(serde_json::to_string(&t.audience).map_err(|e| $crate::StoreError::Corrupt(e.to_string()))?);
-        }
-        let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
+/// The audiences of access-token rows as JSON, for [`push_access_rows`].
+pub(super) fn audiences_json<'r>(rows: impl IntoIterator<Item = &'r AccessTokenRecord>) -> StoreResult<Vec<String>> {
+    rows.into_iter()
+        .map(|t| serde_json::to_string(&t.audience).map_err(|e| crate::StoreError::Corrupt(e.to_string())))
+        .collect()
+}
+
+/// Push a multi-row INSERT of `$rows` (`&[&AccessTokenRecord]`, not empty), whose
+/// audiences are `$aud` ([`audiences_json`]), onto the query builder `$q`.
+macro_rules! push_access_rows {
+    ($q:expr, $rows:expr, $aud:expr) => {{
+        $q.push(
             "INSERT INTO access_tokens (token_hash, jti, grant_id, client_id, subject, scope, audience, \
              issued_at, expires_at, revoked_at, jwt, username) ",
         );
-        q.push_values(rows.iter().zip(&audiences), |mut b, (t, aud)| {
+        $q.push_values($rows.iter().copied().zip($aud.iter()), |mut b, (t, aud): (&AccessTokenRecord, &String)| {
             b.push_bind(&t.token_hash)
                 .push_bind(&t.jti)
                 .push_bind(&t.grant_id)
@@ -225,19 +228,30 @@ macro_rules! insert_access_rows {
                 .push_bind(i64::from(t.jwt))
                 .push_bind(&t.username);
         });
+    }};
+}
+pub(super) use push_access_rows;
+
+/// One multi-row INSERT of `$rows` (`&[&AccessTokenRecord]`, not empty) on `$exec`.
+macro_rules! insert_access_rows {
+    ($exec:expr, $db:ty, $rows:expr) => {{
+        let rows: &[&AccessTokenRecord] = $rows;
+        let audiences = $crate::sql::batch::audiences_json(rows.iter().copied())?;
+        let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new("");
+        $crate::sql::batch::push_access_rows!(q, rows, audiences);
         q.build().execute($exec).await?;
     }};
 }
 pub(super) use insert_access_rows;
 
-/// One multi-row INSERT of `$rows` (`&[&RefreshRecord]`, not empty) on `$exec`.
-macro_rules! insert_refresh_rows {
-    ($exec:expr, $db:ty, $rows:expr) => {{
-        let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
+/// Push a multi-row INSERT of `$rows` (`&[&RefreshRecord]`, not empty) onto `$q`.
+macro_rules! push_refresh_rows {
+    ($q:expr, $rows:expr) => {{
+        $q.push(
             "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, scope, issued_at, expires_at, used_at, \
              revoked_at) ",
         );
-        q.push_values($rows.iter(), |mut b, r: &&RefreshRecord| {
+        $q.push_values($rows.iter().copied(), |mut b, r: &RefreshRecord| {
             b.push_bind(&r.token_hash)
                 .push_bind(&r.grant_id)
                 .push_bind(&r.client_id)
@@ -247,6 +261,15 @@ macro_rules! insert_refresh_rows {
                 .push_bind(r.used_at)
                 .push_bind(r.revoked_at);
         });
+    }};
+}
+pub(super) use push_refresh_rows;
+
+/// One multi-row INSERT of `$rows` (`&[&RefreshRecord]`, not empty) on `$exec`.
+macro_rules! insert_refresh_rows {
+    ($exec:expr, $db:ty, $rows:expr) => {{
+        let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new("");
+        $crate::sql::batch::push_refresh_rows!(q, $rows);
         q.build().execute($exec).await?;
     }};
 }
@@ -266,10 +289,11 @@ pub(super) struct RotateJob {
 /// whatever the batch size: one compare-and-set `UPDATE … RETURNING` marks every
 /// presented token used that is still live, one INSERT saves the winners' successor
 /// refresh tokens and one their opaque access tokens, one SELECT tells the losers'
-/// grants (reuse). As with one
-/// rotation at a time, of two uses of one token exactly one wins: the UPDATE returns the
-/// row once, and the first job that presented it takes it. A failed INSERT fails the
-/// whole batch, so no token is ever marked used without its successor.
+/// grants (reuse). As with one rotation at a time, of two uses of one token exactly one
+/// wins: the UPDATE returns the row once, and the first job that presented it takes it.
+/// A failed INSERT fails the whole batch, so no token is ever marked used without its
+/// successor. On SQLite the statements go to the database in two commands (`claim.rs`),
+/// on PostgreSQL one by one.
 pub(super) struct RotateRefresh;
 
 impl BatchOp for RotateRefresh {
@@ -317,7 +341,37 @@ impl BatchOp for RotateRefresh {
             }};
         }
         match conn {
-            Conn::Sqlite(c) => rotate!(&mut **c, sqlx::Sqlite),
+            Conn::Sqlite(c) => {
+                let mut claim: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new(super::claim::BEGIN);
+                claim.push("UPDATE refresh_tokens SET used_at = ");
+                claim.push_bind(now);
+                claim.push(CAS);
+                push_padded(&mut claim, &hashes);
+                claim.push(" RETURNING token_hash");
+                (winners, seen) = super::claim::claim_then_save(c, claim, |live| {
+                    let winners = first_claims(&hashes, live);
+                    let mut q = sqlx::QueryBuilder::new("");
+                    if !winners.is_empty() {
+                        let refresh: Vec<&RefreshRecord> = winners.iter().map(|&i| &jobs[i].new).collect();
+                        push_refresh_rows!(q, refresh);
+                        q.push("; ");
+                        let access: Vec<&AccessTokenRecord> =
+                            winners.iter().filter_map(|&i| jobs[i].access.as_ref()).collect();
+                        if !access.is_empty() {
+                            let audiences = audiences_json(access.iter().copied())?;
+                            push_access_rows!(q, access, audiences);
+                            q.push("; ");
+                        }
+                    }
+                    if winners.len() < jobs.len() {
+                        q.push("SELECT token_hash, grant_id FROM refresh_tokens WHERE token_hash IN (");
+                        push_padded(&mut q, &hashes);
+                        q.push("; ");
+                    }
+                    Ok((winners, q))
+                })
+                .await?;
+            }
             Conn::Postgres(c) => rotate!(&mut **c, sqlx::Postgres),
         }
         Ok(outcomes(

@@ -14,8 +14,8 @@ use std::collections::{HashMap, HashSet};
 use sqlx::{Connection, Row};
 
 use super::batch::{
-    BatchOp, Conn, first_claims, grants_by_key, insert_access_rows, insert_refresh_rows, outcomes, push_padded,
-    select_in,
+    BatchOp, Conn, audiences_json, first_claims, grants_by_key, insert_access_rows, insert_refresh_rows, outcomes,
+    push_access_rows, push_padded, push_refresh_rows, select_in,
 };
 use super::users::json_list;
 use crate::{AccessTokenRecord, CodeLookup, CodeRecord, GrantRecord, Redemption, RefreshRecord, StoreResult};
@@ -57,23 +57,28 @@ fn lookup(r: CodeRow) -> StoreResult<CodeLookup> {
     }))
 }
 
-/// One multi-row INSERT of `$rows` (`&[&GrantRecord]`, not empty) on `$exec`.
-macro_rules! insert_grant_rows {
-    ($exec:expr, $db:ty, $rows:expr) => {{
+/// Push a multi-row INSERT of `$rows` (`&[&GrantRecord]`, not empty) onto `$q`.
+macro_rules! push_grant_rows {
+    ($q:expr, $rows:expr) => {{
         let rows: &[&GrantRecord] = $rows;
-        let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
-            "INSERT INTO grants (id, client_id, user_id, scope, resources, created_at, expires_at) ",
-        );
-        let resources: Vec<String> = rows.iter().map(|g| super::users::to_json(&g.resources)).collect();
-        q.push_values(rows.iter().zip(&resources), |mut b, (g, res)| {
+        $q.push("INSERT INTO grants (id, client_id, user_id, scope, resources, created_at, expires_at) ");
+        $q.push_values(rows.iter().copied(), |mut b, g: &GrantRecord| {
             b.push_bind(&g.id)
                 .push_bind(&g.client_id)
                 .push_bind(&g.user_id)
                 .push_bind(&g.scope)
-                .push_bind(res)
+                .push_bind(super::users::to_json(&g.resources))
                 .push_bind(g.created_at)
                 .push_bind(g.expires_at);
         });
+    }};
+}
+
+/// One multi-row INSERT of `$rows` (`&[&GrantRecord]`, not empty) on `$exec`.
+macro_rules! insert_grant_rows {
+    ($exec:expr, $db:ty, $rows:expr) => {{
+        let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new("");
+        push_grant_rows!(q, $rows);
         q.build().execute($exec).await?;
     }};
 }
@@ -93,7 +98,8 @@ pub(super) struct RedeemJob {
 /// three INSERTs save the winners' grants, opaque access tokens and refresh tokens, and a
 /// SELECT tells the losers' grants (replay). The first job presenting an unused code
 /// wins it. A failed INSERT fails the whole batch (and the batcher retries each job
-/// alone), so no code is ever marked used without its grant.
+/// alone), so no code is ever marked used without its grant. On SQLite the statements
+/// go to the database in two commands (`claim.rs`), on PostgreSQL one by one.
 pub(super) struct RedeemCodes;
 
 impl BatchOp for RedeemCodes {
@@ -142,7 +148,43 @@ impl BatchOp for RedeemCodes {
             }};
         }
         match conn {
-            Conn::Sqlite(c) => redeem!(&mut **c, sqlx::Sqlite),
+            Conn::Sqlite(c) => {
+                let mut claim: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new(super::claim::BEGIN);
+                claim.push("UPDATE authorization_codes SET used_at = ");
+                claim.push_bind(now);
+                claim.push(" WHERE used_at IS NULL AND code_hash IN (");
+                push_padded(&mut claim, &hashes);
+                claim.push(" RETURNING code_hash");
+                (winners, seen) = super::claim::claim_then_save(c, claim, |unused| {
+                    let winners = first_claims(&hashes, unused);
+                    let mut q = sqlx::QueryBuilder::new("");
+                    if !winners.is_empty() {
+                        let grants: Vec<&GrantRecord> = winners.iter().map(|&i| &jobs[i].grant).collect();
+                        push_grant_rows!(q, &grants);
+                        q.push("; ");
+                        let access: Vec<&AccessTokenRecord> =
+                            winners.iter().filter_map(|&i| jobs[i].access.as_ref()).collect();
+                        if !access.is_empty() {
+                            let audiences = audiences_json(access.iter().copied())?;
+                            push_access_rows!(q, access, audiences);
+                            q.push("; ");
+                        }
+                        let refresh: Vec<&RefreshRecord> =
+                            winners.iter().filter_map(|&i| jobs[i].refresh.as_ref()).collect();
+                        if !refresh.is_empty() {
+                            push_refresh_rows!(q, refresh);
+                            q.push("; ");
+                        }
+                    }
+                    if winners.len() < jobs.len() {
+                        q.push("SELECT code_hash, grant_id FROM authorization_codes WHERE code_hash IN (");
+                        push_padded(&mut q, &hashes);
+                        q.push("; ");
+                    }
+                    Ok((winners, q))
+                })
+                .await?;
+            }
             Conn::Postgres(c) => redeem!(&mut **c, sqlx::Postgres),
         }
         Ok(outcomes(

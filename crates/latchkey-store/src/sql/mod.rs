@@ -567,6 +567,7 @@ impl Store for SqlStore {
 
 // After the macros it uses (macro_rules! are scoped textually).
 mod batch;
+mod claim;
 mod codes;
 mod grant_lookups;
 mod users;
