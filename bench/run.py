@@ -150,8 +150,21 @@ class Peer(Process):
     """node-oidc-provider (bench/peers/oidc-provider), in memory."""
 
     def __init__(self, alg):
-        env = dict(os.environ, BENCH_SECRET=SECRET, ALG=alg, NODE_ENV="production")
+        env = dict(os.environ, BENCH_SECRET=SECRET, ALG=alg, NODE_ENV="production", BENCH_REDIRECT=REDIRECT,
+                   BENCH_CHALLENGE=CHALLENGE)
         super().__init__(["node", "server.mjs"], env, os.path.join(HERE, "peers", "oidc-provider"))
+        self.dir = tempfile.mkdtemp(prefix="latchkey-bench-peer-")
+
+    def codes(self, n):
+        """`n` authorization codes for client app (server.mjs saves them through the
+        provider's models: its login and consent pages are not scripted)."""
+        req = urllib.request.Request(f"{self.base}/bench/codes?n={n}", data=b"", method="POST")
+        with urllib.request.urlopen(req) as r:
+            return r.read().decode().split()
+
+    def stop(self):
+        super().stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def wrk(url, duration, connections, script=None, env=None):
@@ -189,6 +202,7 @@ class Case:
 
 CC = "grant_type=client_credentials"
 PASSWORD = "grant_type=password&username=alice&password=alice-password-1"
+CODE_BODY = f"grant_type=authorization_code&redirect_uri={urllib.parse.quote(REDIRECT, safe='')}&code_verifier={VERIFIER}"
 NAMES = {
     "baseline": "baseline GET /health/live",
     "jwt": "client_credentials, JWT {alg}",
@@ -214,7 +228,6 @@ def latchkey_cases(server, alg, duration):
     if alg != "EdDSA":
         return [jwt_case]
     cookie = login(server)
-    code_body = f"grant_type=authorization_code&redirect_uri={urllib.parse.quote(REDIRECT, safe='')}&code_verifier={VERIFIER}"
     return [
         Case(NAMES["baseline"], "/health/live"),
         jwt_case,
@@ -225,7 +238,7 @@ def latchkey_cases(server, alg, duration):
         Case(NAMES["refresh"], "/token", script="refresh.lua", env={"BENCH_AUTH": basic("app")},
              prepare=lambda: {"BENCH_REFRESH_FILE": refresh_tokens(server, cookie, 200)}),
         Case(NAMES["code"], "/token", script="exchange.lua",
-             env={"BENCH_AUTH": basic("app"), "BENCH_BODY": code_body},
+             env={"BENCH_AUTH": basic("app"), "BENCH_BODY": CODE_BODY},
              prepare=lambda: {"BENCH_CODES_FILE": prepare_codes(server, cookie, duration)}),
         Case(NAMES["password"], "/token", PASSWORD, basic("pw")),
     ]
@@ -258,7 +271,7 @@ def postgres_strict_cases(server):
     return [Case(NAMES["pg_introspect_strict"], "/introspect", "token=" + opaque, basic("rs"))]
 
 
-def peer_cases(peer, alg):
+def peer_cases(peer, alg, duration):
     """The same loads on node-oidc-provider, under the same names; what it lacks is
     listed in PEER_GAPS."""
     opaque = peer.post("/token", {"grant_type": "client_credentials", "scope": "items:read"}, basic("opaque"))
@@ -271,13 +284,30 @@ def peer_cases(peer, alg):
         Case(NAMES["opaque"], "/token", scoped, basic("opaque")),  # in memory on the peer
         Case(NAMES["introspect_opaque"], "/token/introspection", "token=" + opaque["access_token"], basic("rs")),
         Case(NAMES["revoke"], "/token/revocation", "token=unknown", basic("opaque")),
+        Case(NAMES["refresh"], "/token", script="refresh.lua", env={"BENCH_AUTH": basic("app")},
+             prepare=lambda: {"BENCH_REFRESH_FILE": peer_refresh_tokens(peer, 200)}),
+        # The peer redeems a few thousand codes per second: 10,000 per second of load is
+        # more than it can use (running out would show as non-2xx).
+        Case(NAMES["code"], "/token", script="exchange.lua",
+             env={"BENCH_AUTH": basic("app"), "BENCH_BODY": CODE_BODY},
+             prepare=lambda: {"BENCH_CODES_FILE": write_lines(peer.dir, "codes", peer.codes(10_000 * duration))}),
     ]
+
+
+def peer_refresh_tokens(peer, n):
+    """`n` refresh tokens of the peer, each from its own code exchange."""
+    return write_lines(peer.dir, "refresh", [exchange(peer, code)["refresh_token"] for code in peer.codes(n)])
+
+
+def write_lines(directory, prefix, lines):
+    path = os.path.join(directory, f"{prefix}-{time.time_ns()}.txt")
+    with open(path, "w") as f:
+        f.writelines(line + "\n" for line in lines)
+    return path
 
 
 PEER_GAPS = {
     NAMES["introspect_jwt"]: "refuses: unsupported_token_type",
-    NAMES["refresh"]: "not set up (needs its interaction flow)",
-    NAMES["code"]: "not set up (needs its interaction flow)",
     NAMES["password"]: "no password grant",
 }
 
@@ -327,14 +357,14 @@ def prepare_codes(server, cookie, duration):
 
 def refresh_tokens(server, cookie, n):
     """`n` refresh tokens, each from its own code exchange: starting points for rotation."""
-    codes = prepare_codes_n(server, cookie, n)
-    path = os.path.join(server.dir, f"refresh-{time.time_ns()}.txt")
-    with open(path, "w") as f:
-        for code in codes:
-            r = server.post("/token", {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
-                                       "code_verifier": VERIFIER}, basic("app"))
-            f.write(r["refresh_token"] + "\n")
-    return path
+    return write_lines(server.dir, "refresh", [exchange(server, code)["refresh_token"]
+                                               for code in prepare_codes_n(server, cookie, n)])
+
+
+def exchange(target, code):
+    """Redeem `code` for client app (latchkey or the peer): the token response."""
+    return target.post("/token", {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+                                  "code_verifier": VERIFIER}, basic("app"))
 
 
 def prepare_codes_n(server, cookie, n):
@@ -556,7 +586,7 @@ def main():
             if PEER_VERSION:
                 peer = Peer(alg)
                 try:
-                    measure(peer, peer_cases(peer, alg), args, results, "peer")
+                    measure(peer, peer_cases(peer, alg, args.duration), args, results, "peer")
                 finally:
                     peer.stop()
     out = table(results, args, idle_rss)
