@@ -9,8 +9,8 @@ mod sql;
 pub mod testing;
 
 pub use records::{
-    AccessTokenRecord, AuthRequestRecord, CodeLookup, CodeRecord, Consent, GrantRecord, Redemption, RefreshRecord,
-    Rotation, Session, StoredKey,
+    AccessTokenRecord, AuthRequestRecord, CodeLookup, CodeRecord, Consent, GrantRecord, Redemption, RefreshLookup,
+    RefreshRecord, Rotation, Session, StoredKey,
 };
 pub use sql::{SqlStore, Synchronous, is_postgres_url, sqlite_path};
 
@@ -194,8 +194,8 @@ pub trait UserStore: Send + Sync + 'static {
     /// Revoke a grant's whole family: its refresh tokens and access tokens (both
     /// formats). One row changes, the grant's: every read of a token checks its grant.
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> StoreResult<()>;
-    /// A refresh token and its grant.
-    async fn refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<(RefreshRecord, GrantRecord)>>;
+    /// A refresh token, its grant and the grant's user.
+    async fn refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<RefreshLookup>>;
     /// Rotate: mark `old_hash` used (compare-and-set) and save its successors (the new
     /// refresh token, and the access token when it is opaque), atomically.
     async fn rotate_refresh(

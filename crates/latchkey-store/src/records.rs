@@ -1,6 +1,7 @@
 //! Rows as the rest of latchkey sees them.
 
 use latchkey_core::token::{AccessTokenClaims, Audience};
+use latchkey_core::user::User;
 
 /// A stored opaque access token. The token itself is never stored, only its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,7 +141,13 @@ pub struct CodeRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodeLookup {
     /// Not redeemed yet (it may have expired: the caller checks `expires_at`).
-    Live(CodeRecord),
+    Live {
+        /// The code.
+        code: CodeRecord,
+        /// Its user as the user is now; `None` once deleted. Read with the code, in one
+        /// look-up, so the exchange does not wait for a second one.
+        user: Option<User>,
+    },
     /// Already redeemed: a replay (RFC 9700 §4.2.4); the grant should be revoked.
     Used {
         /// Grant to revoke.
@@ -204,6 +211,19 @@ pub struct RefreshRecord {
     pub used_at: Option<i64>,
     /// When it was revoked.
     pub revoked_at: Option<i64>,
+}
+
+/// A refresh token found by its hash, with its grant and the grant's user as the user is
+/// now (`None` once deleted): what a rotation or an introspection checks, read in one
+/// look-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshLookup {
+    /// The token.
+    pub token: RefreshRecord,
+    /// Its grant (its family).
+    pub grant: GrantRecord,
+    /// The grant's user.
+    pub user: Option<User>,
 }
 
 /// Outcome of rotating a refresh token.

@@ -114,18 +114,24 @@ async fn users_round_trip_and_deleting_one_revokes_its_grants(s: &SqlStore) {
     let got = s.user_by_name("alice").await.unwrap().unwrap();
     assert_eq!((got.id.as_str(), got.password_hash.as_str()), ("usr_alice", "$argon2id$y"), "upsert keeps the subject");
     s.put_grant(&grant("g1"), Some(&grant_token(1, "g1")), Some(&refresh(2, "g1"))).await.unwrap();
+    let found = s.refresh_token(&[2; 32]).await.unwrap().unwrap();
+    assert_eq!(found.user, Some(got.clone()), "a refresh token comes with its grant's user");
+    s.put_code(&code(5, "g5")).await.unwrap();
+    assert_eq!(s.code(&[5; 32]).await.unwrap(), CodeLookup::Live { code: code(5, "g5"), user: Some(got) });
     assert_eq!(s.delete_user("alice", 20).await.unwrap().as_deref(), Some("usr_alice"));
     assert_eq!(s.delete_user("alice", 20).await.unwrap(), None);
     assert_eq!(s.access_token(&[1; 32]).await.unwrap().unwrap().revoked_at, Some(20), "its access token");
     assert!(s.jwt_revoked("any-jti", Some("g1")).await.unwrap(), "a JWT naming the grant");
-    let (_, g) = s.refresh_token(&[2; 32]).await.unwrap().unwrap();
-    assert_eq!(g.revoked_at, Some(20), "its refresh token's grant");
+    let found = s.refresh_token(&[2; 32]).await.unwrap().unwrap();
+    assert_eq!(found.grant.revoked_at, Some(20), "its refresh token's grant");
+    assert_eq!(found.user, None, "the grant's user is gone");
 }
 
-async fn a_code_is_redeemed_once_even_concurrently(s: &SqlStore) {
-    let code = CodeRecord {
-        code_hash: vec![9; 32],
-        grant_id: "g9".into(),
+/// An authorization code of alice's, for grant `grant_id`.
+fn code(hash: u8, grant_id: &str) -> CodeRecord {
+    CodeRecord {
+        code_hash: vec![hash; 32],
+        grant_id: grant_id.into(),
         client_id: "c".into(),
         user_id: "usr_alice".into(),
         redirect_uri: Some("https://app.example/cb".into()),
@@ -134,10 +140,15 @@ async fn a_code_is_redeemed_once_even_concurrently(s: &SqlStore) {
         code_challenge: None,
         created_at: 10,
         expires_at: 70,
-    };
+    }
+}
+
+async fn a_code_is_redeemed_once_even_concurrently(s: &SqlStore) {
+    let code = code(9, "g9");
     s.put_code(&code).await.unwrap();
-    assert_eq!(s.code(&[9; 32]).await.unwrap(), CodeLookup::Live(code.clone()), "looking a code up does not use it");
-    assert_eq!(s.code(&[9; 32]).await.unwrap(), CodeLookup::Live(code));
+    let live = CodeLookup::Live { code, user: None };
+    assert_eq!(s.code(&[9; 32]).await.unwrap(), live, "looking a code up does not use it");
+    assert_eq!(s.code(&[9; 32]).await.unwrap(), live);
     let attempts = (0..10u8).map(|i| {
         let access = AccessTokenRecord { jti: format!("jc{i}"), ..grant_token(120 + i, "g9") };
         let refresh = refresh(140 + i, "g9");
@@ -153,8 +164,8 @@ async fn a_code_is_redeemed_once_even_concurrently(s: &SqlStore) {
     // token of the family exists.
     let mut saved = Vec::new();
     for i in 140..150u8 {
-        if let Some((_, g)) = s.refresh_token(&[i; 32]).await.unwrap() {
-            saved.push((i, g.id));
+        if let Some(found) = s.refresh_token(&[i; 32]).await.unwrap() {
+            saved.push((i, found.grant.id));
         }
     }
     assert_eq!(saved.len(), 1, "{saved:?}");
@@ -260,7 +271,7 @@ async fn a_redemption_that_cannot_save_its_grant_fails_alone_and_spends_nothing(
     for i in (0..10u8).filter(|i| *i != 4) {
         assert_eq!(s.refresh_token(&[80 + i; 32]).await.unwrap().is_some(), i % 2 == 0, "refresh token of job {i}");
     }
-    assert!(matches!(s.code(&[34; 32]).await.unwrap(), CodeLookup::Live(_)), "the failed job's code is unused");
+    assert!(matches!(s.code(&[34; 32]).await.unwrap(), CodeLookup::Live { .. }), "the failed job's code is unused");
     let access = AccessTokenRecord { jti: "jcode4-again".into(), ..grant_token(64, "gc4") };
     assert_eq!(s.redeem_code(&[34; 32], &grant("gc4"), Some(&access), None, 21).await.unwrap(), Redemption::Redeemed);
 }
@@ -502,7 +513,7 @@ async fn tokens_from_before_revocation_by_grant_are_revoked_with_their_grant() {
         pool.close().await;
     }
     let s = SqlStore::connect(&url, Synchronous::Full, 4).await.unwrap();
-    let (_, g) = s.refresh_token(&[8]).await.unwrap().unwrap();
+    let g = s.refresh_token(&[8]).await.unwrap().unwrap().grant;
     assert_eq!(g.expires_at, 12000, "the grant lasts as long as its latest access token");
     s.revoke_grant("g", 100).await.unwrap();
     assert_eq!(s.access_token(&[7]).await.unwrap().unwrap().revoked_at, Some(100));

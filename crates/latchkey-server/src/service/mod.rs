@@ -12,7 +12,7 @@ use latchkey_core::token::{
     AccessTokenClaims, TokenFormat, TokenResponse, TokenShape, new_jti, new_opaque_access_token, token_shape,
 };
 use latchkey_core::token_request::TokenRequest;
-use latchkey_store::AccessTokenRecord;
+use latchkey_store::{AccessTokenRecord, RefreshLookup};
 
 use crate::error::ErrorResponse;
 use crate::extract::OAuthRequest;
@@ -198,14 +198,14 @@ async fn user_claims(state: &AppState, mut claims: AccessTokenClaims) -> Result<
 /// Introspection of a refresh token (RFC 7662 §2.2 with `token_type: refresh_token`).
 async fn refresh_introspection(state: &AppState, caller: &Client, token: &str) -> Result<Introspection, OAuthError> {
     let now = now();
-    let Some((r, g)) = state.store().refresh_token(&token_key(token)).await? else {
+    let Some(RefreshLookup { token: r, grant: g, user }) = state.store().refresh_token(&token_key(token)).await? else {
         return Ok(Introspection::inactive());
     };
     let live = r.used_at.is_none() && r.revoked_at.is_none() && g.revoked_at.is_none() && r.expires_at > now;
     if !live || !may_introspect(caller, &r.client_id) {
         return Ok(Introspection::inactive());
     }
-    let Some(user) = state.store().user(&g.user_id).await?.filter(|u| u.created_at <= g.created_at) else {
+    let Some(user) = user.filter(|u| u.created_at <= g.created_at) else {
         return Ok(Introspection::inactive());
     };
     Ok(Introspection {
@@ -253,7 +253,7 @@ pub async fn revoke(state: &AppState, req: OAuthRequest) -> Result<(), OAuthErro
     if token.starts_with(REFRESH_PREFIX) {
         // RFC 7009 §2.1: revoking a refresh token revokes its family's access tokens.
         let hash = token_key(token);
-        if let Some((r, _)) = state.store().refresh_token(&hash).await?
+        if let Some(RefreshLookup { token: r, .. }) = state.store().refresh_token(&hash).await?
             && may_revoke(&caller, &r.client_id)
         {
             state.revoke_grant(&r.grant_id, now()).await?;

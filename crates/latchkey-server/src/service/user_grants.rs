@@ -11,7 +11,7 @@ use latchkey_core::scope::ScopeSet;
 use latchkey_core::secret::{Secret, new_token, token_key};
 use latchkey_core::token::{TokenFormat, TokenResponse, new_jti, new_opaque_access_token};
 use latchkey_core::user::User;
-use latchkey_store::{AccessTokenRecord, CodeLookup, GrantRecord, Redemption, RefreshRecord, Rotation};
+use latchkey_store::{AccessTokenRecord, CodeLookup, GrantRecord, Redemption, RefreshLookup, RefreshRecord, Rotation};
 
 use crate::error::ErrorResponse;
 use crate::extract::OAuthRequest;
@@ -114,9 +114,10 @@ fn new_grant(
     Ok(NewGrant { response: response(access, issue, refresh_token), grant, access: access_row, refresh })
 }
 
-/// A user that still exists and existed when the grant was made.
-async fn live_user(state: &AppState, user_id: &str, since: i64) -> Result<User, OAuthError> {
-    match state.store().user(user_id).await? {
+/// The grant's user, if it still exists and existed when the grant was made (a user
+/// deleted and re-created under the same subject is not the grant's).
+fn live_user(user: Option<User>, since: i64) -> Result<User, OAuthError> {
+    match user {
         Some(u) if u.created_at <= since => Ok(u),
         _ => Err(invalid_grant("the resource owner no longer exists")),
     }
@@ -136,8 +137,8 @@ pub(super) async fn code(
     }
     let now = now();
     let key = token_key(code.expose());
-    let record = match state.store().code(&key).await? {
-        CodeLookup::Live(r) => r,
+    let (record, user) = match state.store().code(&key).await? {
+        CodeLookup::Live { code, user } => (code, user),
         CodeLookup::Used { grant_id } => return replayed(state, client, &grant_id, now).await,
         CodeLookup::Unknown => return Err(invalid_grant("unknown authorization code")),
     };
@@ -155,7 +156,7 @@ pub(super) async fn code(
     // Checked before the code is marked used (store `codes.rs`): a request that fails
     // here leaves the code to its rightful client.
     let issue = grant::authorization_code::decide(client, &code_grant, redirect_uri, verifier, &state.policy(), now)?;
-    let user = live_user(state, &record.user_id, record.created_at).await?;
+    let user = live_user(user, record.created_at)?;
     let new = new_grant(state, client, &user, record.grant_id, &issue, &record.resources, now)?;
     match state.store().redeem_code(&key, &new.grant, new.access.as_ref(), new.refresh.as_ref(), now).await? {
         Redemption::Redeemed => Ok(new.response),
@@ -183,7 +184,7 @@ pub(super) async fn refresh(
     }
     let now = now();
     let hash = token_key(token.expose());
-    let Some((old, grant)) = state.store().refresh_token(&hash).await? else {
+    let Some(RefreshLookup { token: old, grant, user }) = state.store().refresh_token(&hash).await? else {
         return Err(invalid_grant("unknown refresh token"));
     };
     if grant.client_id != client.id {
@@ -213,7 +214,7 @@ pub(super) async fn refresh(
         expires_at: old.expires_at.min(grant.expires_at),
     };
     let issue = grant::refresh_token::decide(client, &family, scope, &state.policy(), now)?;
-    let user = live_user(state, &grant.user_id, grant.created_at).await?;
+    let user = live_user(user, grant.created_at)?;
     let (access, access_row) = access_record(state, &issue, &grant.id, &user.username)?;
     let (new_refresh, new_row) = refresh_record(&grant.id, &client.id, &grant.scope, now, family.expires_at);
     match state.store().rotate_refresh(&hash, &new_row, access_row.as_ref(), now).await? {

@@ -17,13 +17,33 @@ use super::batch::{
     BatchOp, Conn, audiences_json, first_claims, grants_by_key, insert_access_rows, insert_refresh_rows, outcomes,
     push_access_rows, push_padded, push_refresh_rows, select_in,
 };
+use super::grant_lookups::joined_user;
 use super::users::json_list;
 use crate::{AccessTokenRecord, CodeLookup, CodeRecord, GrantRecord, Redemption, RefreshRecord, StoreResult};
 
-/// Group look-up of codes by hash.
+/// Group look-up of codes by hash, each with its user (one query: the exchange does not
+/// wait for a second look-up).
 pub(super) struct CodesByHash;
 
-type CodeRow = (Vec<u8>, String, String, String, Option<String>, String, String, Option<String>, i64, i64, Option<i64>);
+type CodeRow = (
+    Vec<u8>,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+    i64,
+    i64,
+    Option<i64>,
+    // The user, left-joined: id, username, email, password hash, created at.
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
 
 impl BatchOp for CodesByHash {
     type In = Vec<u8>;
@@ -31,8 +51,10 @@ impl BatchOp for CodesByHash {
     const RETRY_ALONE: bool = false;
 
     async fn run(&self, conn: &mut Conn, hashes: &[Vec<u8>]) -> StoreResult<Vec<CodeLookup>> {
-        const Q: &str = "SELECT code_hash, grant_id, client_id, user_id, redirect_uri, scope, resources, \
-             code_challenge, created_at, expires_at, used_at FROM authorization_codes WHERE code_hash IN (";
+        const Q: &str = "SELECT c.code_hash, c.grant_id, c.client_id, c.user_id, c.redirect_uri, c.scope, \
+             c.resources, c.code_challenge, c.created_at, c.expires_at, c.used_at, \
+             u.id, u.username, u.email, u.password_hash, u.created_at \
+             FROM authorization_codes c LEFT JOIN users u ON u.id = c.user_id WHERE c.code_hash IN (";
         let found: HashMap<Vec<u8>, CodeRow> =
             select_in!(conn, Q, hashes, CodeRow).into_iter().map(|r| (r.0.clone(), r)).collect();
         hashes.iter().map(|h| found.get(h).cloned().map_or(Ok(CodeLookup::Unknown), lookup)).collect()
@@ -43,7 +65,7 @@ fn lookup(r: CodeRow) -> StoreResult<CodeLookup> {
     if r.10.is_some() {
         return Ok(CodeLookup::Used { grant_id: r.1 });
     }
-    Ok(CodeLookup::Live(CodeRecord {
+    let code = CodeRecord {
         code_hash: r.0,
         grant_id: r.1,
         client_id: r.2,
@@ -54,7 +76,8 @@ fn lookup(r: CodeRow) -> StoreResult<CodeLookup> {
         code_challenge: r.7,
         created_at: r.8,
         expires_at: r.9,
-    }))
+    };
+    Ok(CodeLookup::Live { code, user: joined_user(r.11, r.12, r.13, r.14, r.15) })
 }
 
 /// Push a multi-row INSERT of `$rows` (`&[&GrantRecord]`, not empty) onto `$q`.

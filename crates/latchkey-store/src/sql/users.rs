@@ -10,8 +10,8 @@ use super::batch::RotateJob;
 use super::codes::RedeemJob;
 use super::{INSERT_ACCESS_TOKEN, Pool, SqlStore, Writes};
 use crate::{
-    AccessTokenRecord, AuthRequestRecord, CodeLookup, CodeRecord, Consent, GrantRecord, Redemption, RefreshRecord,
-    Rotation, Session, StoreError, StoreResult, UserStore,
+    AccessTokenRecord, AuthRequestRecord, CodeLookup, CodeRecord, Consent, GrantRecord, Redemption, RefreshLookup,
+    RefreshRecord, Rotation, Session, StoreError, StoreResult, UserStore,
 };
 
 pub(super) type UserRow = (String, String, Option<String>, String, i64);
@@ -405,7 +405,7 @@ impl UserStore for SqlStore {
         })
     }
 
-    async fn refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<(RefreshRecord, GrantRecord)>> {
+    async fn refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<RefreshLookup>> {
         self.refresh_by_hash.call(token_hash.to_vec()).await
     }
 

@@ -528,11 +528,24 @@ async fn deleting_a_user_makes_their_tokens_inactive() {
     let s = TestServer::start().await;
     let form = [("grant_type", "password"), ("username", "bob"), ("password", BOB_PASSWORD)];
     let (_, _, tokens) = s.post_form("token_endpoint", Some(("pw", APP_SECRET)), &form).await;
+    // Two codes of bob's (each login in a browser of its own): one redeemed before the
+    // deletion, for its refresh token, one kept.
+    let mut codes = Vec::new();
+    for _ in 0..2 {
+        let location = approve(&s, &browser(), "profile", "bob", BOB_PASSWORD).await;
+        codes.push(query_param(&location, "code").unwrap());
+    }
+    let (_, first) = exchange(&s, &codes[0], Some(VERIFIER)).await;
     let (code, _, err) = s.cli(&["user", "delete", "bob"]);
     assert_eq!(code, 0, "{err}");
     for t in ["access_token", "refresh_token"] {
         assert_eq!(s.introspect_as_rs(tokens[t].as_str().unwrap()).await, json!({"active": false}), "{t}");
     }
+    // Neither a code issued before the deletion nor a refresh token gets new tokens.
+    let (status, body) = exchange(&s, &codes[1], Some(VERIFIER)).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+    let (status, body) = refresh(&s, first["refresh_token"].as_str().unwrap(), None).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
     let (_, out, _) = s.cli(&["user", "list", "--json"]);
     let names: Vec<String> = serde_json::from_str::<Value>(&out)
         .unwrap()
