@@ -342,12 +342,7 @@ impl BatchOp for RotateRefresh {
         }
         match conn {
             Conn::Sqlite(c) => {
-                let mut claim: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new(super::claim::BEGIN);
-                claim.push("UPDATE refresh_tokens SET used_at = ");
-                claim.push_bind(now);
-                claim.push(CAS);
-                push_padded(&mut claim, &hashes);
-                claim.push(" RETURNING token_hash");
+                let claim = super::claim::claim("refresh_tokens", "token_hash", CAS, now, &hashes);
                 (winners, seen) = super::claim::claim_then_save(c, claim, |live| {
                     let winners = first_claims(&hashes, live);
                     let mut q = sqlx::QueryBuilder::new("");
@@ -364,9 +359,7 @@ impl BatchOp for RotateRefresh {
                         }
                     }
                     if winners.len() < jobs.len() {
-                        q.push("SELECT token_hash, grant_id FROM refresh_tokens WHERE token_hash IN (");
-                        push_padded(&mut q, &hashes);
-                        q.push("; ");
+                        super::claim::push_losers(&mut q, "refresh_tokens", "token_hash", &hashes);
                     }
                     Ok((winners, q))
                 })

@@ -17,6 +17,7 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
+use super::batch::push_padded;
 use crate::StoreResult;
 
 /// Run `claim` (an `UPDATE … RETURNING key`) in a new write transaction, then `save`'s
@@ -49,5 +50,21 @@ pub(super) async fn claim_then_save<W>(
     result
 }
 
-/// The first statement of a claim: opens the write transaction.
-pub(super) const BEGIN: &str = "BEGIN IMMEDIATE; ";
+/// A claim: open the write transaction with `UPDATE {table} SET used_at = now` where
+/// `live` (a condition ending in `… IN (`) holds for `keys`, `RETURNING {key}`.
+pub(super) fn claim(table: &str, key: &str, live: &str, now: i64, keys: &[&Vec<u8>]) -> QueryBuilder<Sqlite> {
+    let mut q = QueryBuilder::new(format!("BEGIN IMMEDIATE; UPDATE {table} SET used_at = "));
+    q.push_bind(now);
+    q.push(live);
+    push_padded(&mut q, keys);
+    q.push(format!(" RETURNING {key}"));
+    q
+}
+
+/// After the saves, when some jobs lost: the grant of each of `keys` that exists, which
+/// [`claim_then_save`] returns (the losers' outcomes).
+pub(super) fn push_losers(q: &mut QueryBuilder<Sqlite>, table: &str, key: &str, keys: &[&Vec<u8>]) {
+    q.push(format!("SELECT {key}, grant_id FROM {table} WHERE {key} IN ("));
+    push_padded(q, keys);
+    q.push("; ");
+}

@@ -172,12 +172,8 @@ impl BatchOp for RedeemCodes {
         }
         match conn {
             Conn::Sqlite(c) => {
-                let mut claim: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new(super::claim::BEGIN);
-                claim.push("UPDATE authorization_codes SET used_at = ");
-                claim.push_bind(now);
-                claim.push(" WHERE used_at IS NULL AND code_hash IN (");
-                push_padded(&mut claim, &hashes);
-                claim.push(" RETURNING code_hash");
+                const UNUSED: &str = " WHERE used_at IS NULL AND code_hash IN (";
+                let claim = super::claim::claim("authorization_codes", "code_hash", UNUSED, now, &hashes);
                 (winners, seen) = super::claim::claim_then_save(c, claim, |unused| {
                     let winners = first_claims(&hashes, unused);
                     let mut q = sqlx::QueryBuilder::new("");
@@ -200,9 +196,7 @@ impl BatchOp for RedeemCodes {
                         }
                     }
                     if winners.len() < jobs.len() {
-                        q.push("SELECT code_hash, grant_id FROM authorization_codes WHERE code_hash IN (");
-                        push_padded(&mut q, &hashes);
-                        q.push("; ");
+                        super::claim::push_losers(&mut q, "authorization_codes", "code_hash", &hashes);
                     }
                     Ok((winners, q))
                 })
