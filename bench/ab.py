@@ -34,6 +34,9 @@ def loads(server, cases, duration):
         yield "opaque", "/token", "post.lua", {"BENCH_BODY": R.CC, "BENCH_AUTH": R.basic("opaque")}
     if "jwt" in cases:
         yield "jwt", "/token", "post.lua", {"BENCH_BODY": R.CC, "BENCH_AUTH": R.basic("jwt")}
+    if "introspect" in cases:
+        token = server.post("/token", {"grant_type": "client_credentials"}, R.basic("opaque"))["access_token"]
+        yield "introspect", "/introspect", "post.lua", {"BENCH_BODY": "token=" + token, "BENCH_AUTH": R.basic("rs")}
     if "refresh" in cases:
         yield "refresh", "/token", "refresh.lua", {"BENCH_AUTH": R.basic("app"),
                                                    "BENCH_REFRESH_FILE": R.refresh_tokens(server, cookie, 200)}
@@ -46,7 +49,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("binaries", nargs="+")
     ap.add_argument("--cases", default="baseline,opaque,refresh,code",
-                    help="comma-separated: baseline, opaque, jwt, refresh, code")
+                    help="comma-separated: baseline, opaque, jwt, introspect (of an opaque token), refresh, code")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
