@@ -1,5 +1,5 @@
-//! Group look-ups on the path of the user grants: a refresh token with its grant, and a
-//! user by id. As with the other group look-ups (`batch.rs`), concurrent requests share
+//! Group look-ups on the path of the user grants: a refresh token with its grant and its
+//! user, and a user by id. As with the other group look-ups (`batch.rs`), concurrent requests share
 //! one `IN (…)` query, and reads stay exact: nothing is cached.
 
 use std::collections::HashMap;
