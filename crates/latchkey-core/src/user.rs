@@ -35,6 +35,13 @@ pub fn is_user_sub(sub: &str) -> bool {
     sub.starts_with(USER_SUB_PREFIX)
 }
 
+/// The user a token or grant issued at `issued_at` acts for: the subject's user as it is
+/// now, if it still exists and existed then. A user deleted and re-created under the same
+/// subject is not the same resource owner.
+pub fn owner_since(user: Option<User>, issued_at: i64) -> Option<User> {
+    user.filter(|u| u.created_at <= issued_at)
+}
+
 /// Usernames: 1-64 printable ASCII characters, no spaces.
 pub fn is_valid_username(u: &str) -> bool {
     !u.is_empty() && u.len() <= 64 && u.bytes().all(|b| b.is_ascii_graphic())
@@ -118,6 +125,21 @@ pub fn dummy_password_hash() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_acts_for_its_user_only_while_that_user_exists_since_it_was_issued() {
+        let user = |created_at| User {
+            id: "usr_a".into(),
+            username: "a".into(),
+            email: None,
+            password_hash: String::new(),
+            created_at,
+        };
+        assert_eq!(owner_since(None, 10), None, "deleted");
+        assert_eq!(owner_since(Some(user(10)), 10), Some(user(10)), "created in the same second");
+        assert_eq!(owner_since(Some(user(5)), 10), Some(user(5)));
+        assert_eq!(owner_since(Some(user(11)), 10), None, "created after the token: not its owner");
+    }
 
     #[test]
     fn password_hash_round_trip_with_owasp_argon2id() {

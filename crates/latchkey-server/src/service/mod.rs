@@ -12,6 +12,7 @@ use latchkey_core::token::{
     AccessTokenClaims, TokenFormat, TokenResponse, TokenShape, new_jti, new_opaque_access_token, token_shape,
 };
 use latchkey_core::token_request::TokenRequest;
+use latchkey_core::user::owner_since;
 use latchkey_store::{AccessTokenRecord, RefreshLookup};
 
 use crate::error::ErrorResponse;
@@ -186,12 +187,12 @@ async fn user_claims(state: &AppState, mut claims: AccessTokenClaims) -> Result<
     if !latchkey_core::user::is_user_sub(&claims.sub) {
         return Ok(Some(claims));
     }
-    match state.store().user(&claims.sub).await? {
-        Some(u) if u.created_at <= claims.iat => {
+    match owner_since(state.store().user(&claims.sub).await?, claims.iat) {
+        Some(u) => {
             claims.username = Some(u.username);
             Ok(Some(claims))
         }
-        _ => Ok(None),
+        None => Ok(None),
     }
 }
 
@@ -205,7 +206,7 @@ async fn refresh_introspection(state: &AppState, caller: &Client, token: &str) -
     if !live || !may_introspect(caller, &r.client_id) {
         return Ok(Introspection::inactive());
     }
-    let Some(user) = user.filter(|u| u.created_at <= g.created_at) else {
+    let Some(user) = owner_since(user, g.created_at) else {
         return Ok(Introspection::inactive());
     };
     Ok(Introspection {

@@ -10,7 +10,7 @@ use latchkey_core::grant::{self, Issue};
 use latchkey_core::scope::ScopeSet;
 use latchkey_core::secret::{Secret, new_token, token_key};
 use latchkey_core::token::{TokenFormat, TokenResponse, new_jti, new_opaque_access_token};
-use latchkey_core::user::User;
+use latchkey_core::user::{User, owner_since};
 use latchkey_store::{AccessTokenRecord, CodeLookup, GrantRecord, Redemption, RefreshLookup, RefreshRecord, Rotation};
 
 use crate::error::ErrorResponse;
@@ -114,13 +114,9 @@ fn new_grant(
     Ok(NewGrant { response: response(access, issue, refresh_token), grant, access: access_row, refresh })
 }
 
-/// The grant's user, if it still exists and existed when the grant was made (a user
-/// deleted and re-created under the same subject is not the grant's).
+/// The grant's user ([`owner_since`] the grant was made), or `invalid_grant`.
 fn live_user(user: Option<User>, since: i64) -> Result<User, OAuthError> {
-    match user {
-        Some(u) if u.created_at <= since => Ok(u),
-        _ => Err(invalid_grant("the resource owner no longer exists")),
-    }
+    owner_since(user, since).ok_or_else(|| invalid_grant("the resource owner no longer exists"))
 }
 
 /// `grant_type=authorization_code`.
