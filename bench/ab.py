@@ -6,6 +6,7 @@ was. This is how the one-run comparisons in docs/performance.md were measured.
 
     cargo build --release && cp target/release/latchkey /tmp/new   # and an older build as /tmp/old
     python3 bench/ab.py /tmp/old /tmp/new --cases refresh,code,opaque --rounds 2
+    python3 bench/ab.py /tmp/new --cases introspection --env LATCHKEY_TOKENS__INTROSPECTION_CACHE_TTL=0s
 """
 import argparse, os, sys
 
@@ -25,48 +26,36 @@ def machine_idle():
     return ticks[3] + ticks[4], sum(ticks)
 
 
-def loads(server, cases, duration):
-    """(name, path, script, env) of each case asked for; prepared on `server`."""
-    cookie = R.login(server) if {"refresh", "code"} & cases else None
-    if "baseline" in cases:
-        yield "baseline", "/health/live", None, {}
-    if "opaque" in cases:
-        yield "opaque", "/token", "post.lua", {"BENCH_BODY": R.CC, "BENCH_AUTH": R.basic("opaque")}
-    if "jwt" in cases:
-        yield "jwt", "/token", "post.lua", {"BENCH_BODY": R.CC, "BENCH_AUTH": R.basic("jwt")}
-    if "introspect" in cases:
-        token = server.post("/token", {"grant_type": "client_credentials"}, R.basic("opaque"))["access_token"]
-        yield "introspect", "/introspect", "post.lua", {"BENCH_BODY": "token=" + token, "BENCH_AUTH": R.basic("rs")}
-    if "refresh" in cases:
-        yield "refresh", "/token", "refresh.lua", {"BENCH_AUTH": R.basic("app"),
-                                                   "BENCH_REFRESH_FILE": R.refresh_tokens(server, cookie, 200)}
-    if "code" in cases:
-        yield "code", "/token", "exchange.lua", {"BENCH_AUTH": R.basic("app"), "BENCH_BODY": R.CODE_BODY,
-                                                 "BENCH_CODES_FILE": R.prepare_codes(server, cookie, duration)}
-
+def loads(server, only, duration):
+    """The cases of `bench/run.py` (its `latchkey_cases`) whose name contains one of `only`."""
+    for case in R.latchkey_cases(server, "EdDSA", duration):
+        if any(word in case.name for word in only):
+            yield case
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("binaries", nargs="+")
     ap.add_argument("--cases", default="baseline,opaque,refresh,code",
-                    help="comma-separated: baseline, opaque, jwt, introspect (of an opaque token), refresh, code")
+                    help="comma-separated words; a case of bench/run.py runs when its name contains one, e.g. "
+                         "baseline, opaque, JWT, introspection, refresh, code")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                     help="server environment, e.g. LATCHKEY_STORAGE__SYNCHRONOUS=normal")
     args = ap.parse_args()
-    cases = set(args.cases.split(","))
+    only = args.cases.split(",")
     env = dict(kv.split("=", 1) for kv in args.env)
     for rnd in range(args.rounds):
         for binary in args.binaries:
             server = R.Server(binary, "EdDSA", env=env)
             try:
-                for name, path, script, case_env in loads(server, cases, args.duration):
+                for case in loads(server, only, args.duration):
+                    case_env = dict(case.env, **(case.prepare() if case.prepare else {}))
                     cpu0, (idle0, total0) = cpu_seconds(server.proc.pid), machine_idle()
-                    r = R.wrk(server.base + path, args.duration, 50, script, case_env)
+                    r = R.wrk(server.base + case.path, args.duration, 50, case.script, case_env)
                     cpu1, (idle1, total1) = cpu_seconds(server.proc.pid), machine_idle()
                     per_request = 1e6 * (cpu1 - cpu0) / (r["rps"] * args.duration)
-                    print(f"round {rnd} {binary}: {name:8s} {r['rps']:7.0f}/s p50 {r['p50']:5.2f} p99 {r['p99']:6.2f} "
+                    print(f"round {rnd} {binary}: {case.name}: {r['rps']:7.0f}/s p50 {r['p50']:5.2f} p99 {r['p99']:6.2f} "
                           f"ms non-2xx {r['non2xx'] + r['socket_errors']} cpu/req {per_request:5.1f} us idle "
                           f"{100 * (idle1 - idle0) / (total1 - total0):4.1f}%", flush=True)
             finally:
