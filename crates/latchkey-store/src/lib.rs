@@ -103,7 +103,7 @@ pub trait Store: UserStore + Send + Sync + 'static {
     async fn set_client_secret(&self, id: &str, secret_hash: &[u8], now: i64) -> StoreResult<bool>;
 
     /// Save an opaque access token; returns once durably committed.
-    async fn put_access_token(&self, token: &AccessTokenRecord) -> StoreResult<()>;
+    async fn put_access_token(&self, token: AccessTokenRecord) -> StoreResult<()>;
     /// An opaque access token by the hash of its value.
     async fn access_token(&self, token_hash: &[u8]) -> StoreResult<Option<AccessTokenRecord>>;
     /// Mark an opaque token revoked; false if unknown.
@@ -169,9 +169,9 @@ pub trait UserStore: Send + Sync + 'static {
     async fn redeem_code(
         &self,
         code_hash: &[u8],
-        grant: &GrantRecord,
-        access: Option<&AccessTokenRecord>,
-        refresh: Option<&RefreshRecord>,
+        grant: GrantRecord,
+        access: Option<AccessTokenRecord>,
+        refresh: Option<RefreshRecord>,
         now: i64,
     ) -> StoreResult<Redemption>;
 
@@ -201,8 +201,8 @@ pub trait UserStore: Send + Sync + 'static {
     async fn rotate_refresh(
         &self,
         old_hash: &[u8],
-        new: &RefreshRecord,
-        access: Option<&AccessTokenRecord>,
+        new: RefreshRecord,
+        access: Option<AccessTokenRecord>,
         now: i64,
     ) -> StoreResult<Rotation>;
 }

@@ -48,10 +48,10 @@ contract!(
 );
 
 async fn concurrent_token_writes_are_grouped_and_a_bad_row_fails_alone(s: &SqlStore) {
-    s.put_access_token(&token(1, "c", 500)).await.unwrap();
+    s.put_access_token(token(1, "c", 500)).await.unwrap();
     // 50 concurrent writes, one of them a duplicate of the row above.
     let rows: Vec<AccessTokenRecord> = (0..50u8).map(|i| token(if i == 7 { 1 } else { 10 + i }, "c", 500)).collect();
-    let writes = rows.iter().map(|r| s.put_access_token(r));
+    let writes = rows.iter().map(|r| s.put_access_token(r.clone()));
     let results = futures_join(writes).await;
     for (i, r) in results.iter().enumerate() {
         assert_eq!(r.is_err(), i == 7, "write {i}: {r:?}");
@@ -152,7 +152,7 @@ async fn a_code_is_redeemed_once_even_concurrently(s: &SqlStore) {
     let attempts = (0..10u8).map(|i| {
         let access = AccessTokenRecord { jti: format!("jc{i}"), ..grant_token(120 + i, "g9") };
         let refresh = refresh(140 + i, "g9");
-        async move { s.redeem_code(&[9; 32], &grant("g9"), Some(&access), Some(&refresh), 20).await }
+        async move { s.redeem_code(&[9; 32], grant("g9"), Some(access.clone()), Some(refresh.clone()), 20).await }
     });
     let results = futures_join(attempts).await;
     let redeemed = results.iter().filter(|r| matches!(r, Ok(Redemption::Redeemed))).count();
@@ -172,7 +172,7 @@ async fn a_code_is_redeemed_once_even_concurrently(s: &SqlStore) {
     assert_eq!(saved[0].1, "g9");
     let grant_access = AccessTokenRecord { jti: "jc-other".into(), ..grant_token(119, "g8") };
     assert_eq!(
-        s.redeem_code(&[8; 32], &grant("g8"), Some(&grant_access), None, 20).await.unwrap(),
+        s.redeem_code(&[8; 32], grant("g8"), Some(grant_access.clone()), None, 20).await.unwrap(),
         Redemption::Unknown
     );
     assert_eq!(s.code(&[8; 32]).await.unwrap(), CodeLookup::Unknown);
@@ -184,7 +184,8 @@ async fn a_refresh_token_rotates_once_even_concurrently(s: &SqlStore) {
         let next = refresh(100 + i, "g2");
         let access = grant_token(200 + i, "g2");
         async move {
-            s.rotate_refresh(&[4; 32], &next, Some(&AccessTokenRecord { jti: format!("j{i}"), ..access }), 30).await
+            s.rotate_refresh(&[4; 32], next.clone(), Some(AccessTokenRecord { jti: format!("j{i}"), ..access }), 30)
+                .await
         }
     });
     let results = futures_join(attempts).await;
@@ -199,7 +200,7 @@ async fn a_refresh_token_rotates_once_even_concurrently(s: &SqlStore) {
     let winner = (100..110u8).find(|i| matches!(results[usize::from(i - 100)], Ok(Rotation::Rotated))).unwrap();
     let next = refresh(99, "g2");
     assert!(
-        matches!(s.rotate_refresh(&[winner; 32], &next, None, 41).await, Ok(Rotation::Reused { .. })),
+        matches!(s.rotate_refresh(&[winner; 32], next.clone(), None, 41).await, Ok(Rotation::Reused { .. })),
         "the successor of a revoked family does not rotate"
     );
 }
@@ -219,7 +220,7 @@ async fn a_rotation_that_cannot_save_its_tokens_fails_alone_and_spends_nothing(s
         let next = refresh(70 + i, &g);
         // Job 3's access token has the key of family 0's access token.
         let access = AccessTokenRecord { jti: format!("jr{i}"), ..grant_token(if i == 3 { 150 } else { 90 + i }, &g) };
-        async move { s.rotate_refresh(&[50 + i; 32], &next, Some(&access), 30).await }
+        async move { s.rotate_refresh(&[50 + i; 32], next.clone(), Some(access.clone()), 30).await }
     });
     let results = futures_join(attempts).await;
     for (i, r) in results.iter().enumerate() {
@@ -231,7 +232,10 @@ async fn a_rotation_that_cannot_save_its_tokens_fails_alone_and_spends_nothing(s
     }
     assert!(s.refresh_token(&[73; 32]).await.unwrap().is_none(), "no successor for the failed job");
     let access = AccessTokenRecord { jti: "jr3-again".into(), ..grant_token(93, "gr3") };
-    assert_eq!(s.rotate_refresh(&[53; 32], &refresh(73, "gr3"), Some(&access), 31).await.unwrap(), Rotation::Rotated);
+    assert_eq!(
+        s.rotate_refresh(&[53; 32], refresh(73, "gr3"), Some(access.clone()), 31).await.unwrap(),
+        Rotation::Rotated
+    );
     assert!(s.refresh_token(&[73; 32]).await.unwrap().is_some());
 }
 
@@ -258,7 +262,7 @@ async fn a_redemption_that_cannot_save_its_grant_fails_alone_and_spends_nothing(
         let g = if i == 4 { "taken".to_string() } else { format!("gc{i}") };
         let access = AccessTokenRecord { jti: format!("jcode{i}"), ..grant_token(60 + i, &g) };
         let refresh = (i % 2 == 0).then(|| refresh(80 + i, &g));
-        async move { s.redeem_code(&[30 + i; 32], &grant(&g), Some(&access), refresh.as_ref(), 20).await }
+        async move { s.redeem_code(&[30 + i; 32], grant(&g), Some(access.clone()), refresh.clone(), 20).await }
     });
     let results = futures_join(attempts).await;
     for (i, r) in results.iter().enumerate() {
@@ -273,7 +277,10 @@ async fn a_redemption_that_cannot_save_its_grant_fails_alone_and_spends_nothing(
     }
     assert!(matches!(s.code(&[34; 32]).await.unwrap(), CodeLookup::Live { .. }), "the failed job's code is unused");
     let access = AccessTokenRecord { jti: "jcode4-again".into(), ..grant_token(64, "gc4") };
-    assert_eq!(s.redeem_code(&[34; 32], &grant("gc4"), Some(&access), None, 21).await.unwrap(), Redemption::Redeemed);
+    assert_eq!(
+        s.redeem_code(&[34; 32], grant("gc4"), Some(access.clone()), None, 21).await.unwrap(),
+        Redemption::Redeemed
+    );
 }
 
 async fn sessions_and_consents(s: &SqlStore) {
@@ -378,8 +385,8 @@ async fn upsert_updates_fields_but_keeps_created_at(s: &SqlStore) {
 
 async fn deleting_a_client_deletes_its_tokens(s: &SqlStore) {
     s.insert_client(&client("c", 10), 10).await.unwrap();
-    s.put_access_token(&token(1, "c", 500)).await.unwrap();
-    s.put_access_token(&token(2, "other", 500)).await.unwrap();
+    s.put_access_token(token(1, "c", 500)).await.unwrap();
+    s.put_access_token(token(2, "other", 500)).await.unwrap();
     assert!(s.delete_client("c").await.unwrap());
     assert!(!s.delete_client("c").await.unwrap());
     assert_eq!(s.access_token(&[1; 32]).await.unwrap(), None);
@@ -387,7 +394,7 @@ async fn deleting_a_client_deletes_its_tokens(s: &SqlStore) {
 }
 
 async fn tokens_are_found_by_hash_and_revoked_once(s: &SqlStore) {
-    s.put_access_token(&token(1, "c", 500)).await.unwrap();
+    s.put_access_token(token(1, "c", 500)).await.unwrap();
     assert_eq!(s.access_token(&[1; 32]).await.unwrap(), Some(token(1, "c", 500)));
     assert!(s.revoke_access_token(&[1; 32], 200).await.unwrap());
     assert!(!s.revoke_access_token(&[1; 32], 300).await.unwrap(), "already revoked");
@@ -399,8 +406,8 @@ async fn revoked_jtis_are_remembered_until_expiry_then_cleaned_up(s: &SqlStore) 
     s.revoke_jti("j1", "c", 100).await.unwrap();
     s.revoke_jti("j1", "c", 100).await.unwrap();
     s.revoke_jti("j2", "c", 1000).await.unwrap();
-    s.put_access_token(&token(1, "c", 100)).await.unwrap();
-    s.put_access_token(&token(2, "c", 1000)).await.unwrap();
+    s.put_access_token(token(1, "c", 100)).await.unwrap();
+    s.put_access_token(token(2, "c", 1000)).await.unwrap();
     assert!(s.jwt_revoked("j1", None).await.unwrap());
     assert_eq!(s.delete_expired(500, 1).await.unwrap(), 2, "one of each kind per batch");
     assert_eq!(s.delete_expired(500, 1).await.unwrap(), 0);
@@ -432,7 +439,7 @@ async fn data_survives_reopening_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/db.sqlite", dir.path().display());
     let s = SqlStore::connect(&url, Synchronous::Full, 2).await.unwrap();
-    s.put_access_token(&token(7, "c", 500)).await.unwrap();
+    s.put_access_token(token(7, "c", 500)).await.unwrap();
     s.close().await;
     let s = SqlStore::connect(&url, Synchronous::Full, 2).await.unwrap();
     assert!(s.access_token(&[7; 32]).await.unwrap().is_some());
@@ -479,7 +486,7 @@ async fn tokens_survive_the_upgrade_to_keyed_token_tables() {
     assert_eq!((token.jti.as_str(), token.username.as_deref()), ("jti-old", Some("alice")));
     let next = refresh(9, "g-old");
     let access = AccessTokenRecord { jti: "jti-new".into(), ..grant_token(10, "g-old") };
-    assert_eq!(s.rotate_refresh(&[8; 32], &next, Some(&access), 50).await.unwrap(), Rotation::Rotated);
+    assert_eq!(s.rotate_refresh(&[8; 32], next.clone(), Some(access.clone()), 50).await.unwrap(), Rotation::Rotated);
     assert!(s.revoke_access_token(&[7; 32], 60).await.unwrap());
     assert!(s.access_token(&[7; 32]).await.unwrap().unwrap().revoked_at.is_some());
     s.close().await;

@@ -90,7 +90,7 @@ async fn mint(state: &AppState, issue: &Issue) -> Result<String, OAuthError> {
             let token = new_opaque_access_token();
             // A client-credentials token is its own grant.
             let record = access_row(issue, token_key(&token), jti.clone(), &jti, None);
-            state.store().put_access_token(&record).await?;
+            state.store().put_access_token(record).await?;
             Ok(token)
         }
     }

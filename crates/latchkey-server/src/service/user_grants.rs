@@ -154,7 +154,7 @@ pub(super) async fn code(
     let issue = grant::authorization_code::decide(client, &code_grant, redirect_uri, verifier, &state.policy(), now)?;
     let user = live_user(user, record.created_at)?;
     let new = new_grant(state, client, &user, record.grant_id, &issue, &record.resources, now)?;
-    match state.store().redeem_code(&key, &new.grant, new.access.as_ref(), new.refresh.as_ref(), now).await? {
+    match state.store().redeem_code(&key, new.grant, new.access, new.refresh, now).await? {
         Redemption::Redeemed => Ok(new.response),
         Redemption::Replayed { grant_id } => replayed(state, client, &grant_id, now).await,
         Redemption::Unknown => Err(invalid_grant("unknown authorization code")),
@@ -213,7 +213,7 @@ pub(super) async fn refresh(
     let user = live_user(user, grant.created_at)?;
     let (access, access_row) = access_record(state, &issue, &grant.id, &user.username)?;
     let (new_refresh, new_row) = refresh_record(&grant.id, &client.id, &grant.scope, now, family.expires_at);
-    match state.store().rotate_refresh(&hash, &new_row, access_row.as_ref(), now).await? {
+    match state.store().rotate_refresh(&hash, new_row, access_row, now).await? {
         Rotation::Rotated => Ok(response(access, &issue, Some(new_refresh))),
         Rotation::Reused { grant_id } => {
             // Lost a race with another use of the same token: indistinguishable from replay.

@@ -461,9 +461,9 @@ impl Store for SqlStore {
         Ok(n > 0)
     }
 
-    async fn put_access_token(&self, t: &AccessTokenRecord) -> StoreResult<()> {
+    async fn put_access_token(&self, t: AccessTokenRecord) -> StoreResult<()> {
         // Group commit: concurrent inserts share one transaction and one fsync.
-        self.insert_tokens.call(t.clone()).await
+        self.insert_tokens.call(t).await
     }
 
     async fn access_token(&self, token_hash: &[u8]) -> StoreResult<Option<AccessTokenRecord>> {

@@ -286,19 +286,13 @@ impl UserStore for SqlStore {
     async fn redeem_code(
         &self,
         code_hash: &[u8],
-        grant: &GrantRecord,
-        access: Option<&AccessTokenRecord>,
-        refresh: Option<&RefreshRecord>,
+        grant: GrantRecord,
+        access: Option<AccessTokenRecord>,
+        refresh: Option<RefreshRecord>,
         now: i64,
     ) -> StoreResult<Redemption> {
         // Group redemption (codes.rs): concurrent redemptions share one transaction.
-        let job = RedeemJob {
-            code_hash: code_hash.to_vec(),
-            grant: grant.clone(),
-            access: access.cloned(),
-            refresh: refresh.cloned(),
-            now,
-        };
+        let job = RedeemJob { code_hash: code_hash.to_vec(), grant, access, refresh, now };
         self.redemptions.call(job).await
     }
 
@@ -412,13 +406,13 @@ impl UserStore for SqlStore {
     async fn rotate_refresh(
         &self,
         old_hash: &[u8],
-        new: &RefreshRecord,
-        access: Option<&AccessTokenRecord>,
+        new: RefreshRecord,
+        access: Option<AccessTokenRecord>,
         now: i64,
     ) -> StoreResult<Rotation> {
         // Group rotation (batch.rs): concurrent rotations share one transaction of four
         // statements; of concurrent uses of one token exactly one wins.
-        let job = RotateJob { old_hash: old_hash.to_vec(), new: new.clone(), access: access.cloned(), now };
+        let job = RotateJob { old_hash: old_hash.to_vec(), new, access, now };
         self.rotations.call(job).await
     }
 }
