@@ -121,6 +121,7 @@ async fn flow(mode: &str, client: &str, short_client: &str) {
     assert_eq!(status, 401);
     assert!(www.contains("error=\"invalid_token\""), "{www}");
     // An expired token (a client with a one-second TTL).
+    at_start_of_second().await;
     let (_, short) = client_credentials(&s.base, short_client, SVC_SECRET, "items:read", API);
     let short = short["access_token"].as_str().unwrap().to_owned();
     let (status, _, _) = call(&http, "GET", &format!("{}/api/items", api.base), Some(&short)).await;

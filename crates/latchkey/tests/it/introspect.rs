@@ -60,6 +60,7 @@ async fn unknown_tampered_and_garbage_tokens_are_exactly_inactive() {
 async fn expired_tokens_are_inactive_in_both_formats() {
     let s = TestServer::start_with("", &[("LATCHKEY_TOKENS__INTROSPECTION_CACHE_TTL", "60s")]).await;
     let mut tokens = Vec::new();
+    at_start_of_second().await;
     for client in ["short-jwt", "short-opaque"] {
         let (status, _, body) =
             s.post_form("token_endpoint", Some((client, SVC_SECRET)), &[("grant_type", "client_credentials")]).await;

@@ -362,6 +362,17 @@ pub fn spawn_listening(mut cmd: Command, log: &Path) -> (Child, String) {
 }
 
 /// RFC 6749 §2.3.1: id and secret form-urlencoded, then base64.
+/// Wait until the wall clock is early in a second. A `short-*` client's token lives one
+/// second, and `exp` counts whole seconds from the second it was issued in (a token is
+/// refused on and after `exp`, RFC 7519 §4.1.4), so one issued late in a second may have
+/// expired before a test's first use of it. Call before issuing one to use while live.
+pub async fn at_start_of_second() {
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_millis();
+    if ms > 50 {
+        tokio::time::sleep(Duration::from_millis(u64::from(1000 - ms) + 5)).await;
+    }
+}
+
 pub fn basic_header(id: &str, secret: &str) -> String {
     let enc = |s: &str| {
         s.bytes()
