@@ -41,10 +41,16 @@ fn svc() -> Option<String> {
 
 async fn oversized_bodies_get_413_with_or_without_content_length() {
     let s = TestServer::start().await;
-    let mut big = b"grant_type=client_credentials&pad=".to_vec();
-    big.resize(1024 * 1024, b'a');
-    let (status, body) = raw_post(&s, svc(), FORM, big).await;
-    assert_eq!((status, body["error"].as_str()), (413, Some("invalid_request")));
+    // A declared length over the limit is refused before any of the body is read. Only
+    // the head is sent: a client still writing a megabyte when the server answers and
+    // closes gets a broken pipe instead of the answer (reqwest did, now and then).
+    let head = format!(
+        "POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: {FORM}\r\nAuthorization: {}\r\nContent-Length: {}\r\n\r\n",
+        svc().unwrap(),
+        1024 * 1024
+    );
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(10), raw_http(&s, head.as_bytes())).await;
+    assert_eq!(answer.expect("answered without waiting for the body"), 413);
 
     let mut chunked =
         format!("POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: {FORM}\r\nTransfer-Encoding: chunked\r\n\r\n")
