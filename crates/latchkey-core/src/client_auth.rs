@@ -1,6 +1,8 @@
 //! Client authentication at the token, introspection and revocation endpoints
 //! (RFC 6749 §2.3): parsing what the client presented, then verifying it.
 
+use std::borrow::Borrow;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
@@ -96,19 +98,21 @@ pub fn parse_basic(header: &[u8]) -> Option<(String, String)> {
 
 /// Check presented credentials against the registered client (`None`: unknown id).
 /// An unknown client costs the same hash as a known one.
-pub fn verify_client(
-    client: Option<Client>,
+/// `client` is a `Client` or a shared one (`Arc<Client>`), returned as given.
+pub fn verify_client<C: Borrow<Client>>(
+    found: Option<C>,
     presented: &PresentedCredentials,
     hasher: &SecretHasher,
-) -> Result<Client, OAuthError> {
+) -> Result<C, OAuthError> {
     let basic = presented.method == AuthMethod::ClientSecretBasic;
     let secret = presented.secret.as_ref().map(|s| s.expose().as_str());
-    let Some(client) = client else {
+    let Some(found) = found else {
         let _ = hasher.verify(&presented.client_id, secret.unwrap_or(""), &[0; 32]);
         return Err(OAuthError::invalid_client(AUTH_FAILED).with_basic(basic));
     };
+    let client: &Client = found.borrow();
     match (client.is_public(), secret) {
-        (true, None) => return Ok(client),
+        (true, None) => return Ok(found),
         (false, Some(s)) if hasher.verify(&client.id, s, &client.secret_hash) => {}
         (true, Some(_)) => {
             return Err(OAuthError::invalid_client("a public client has no secret").with_basic(basic));
@@ -124,7 +128,7 @@ pub fn verify_client(
         ))
         .with_basic(basic));
     }
-    Ok(client)
+    Ok(found)
 }
 
 #[cfg(test)]
@@ -189,7 +193,7 @@ mod tests {
         let hasher = SecretHasher::new(vec![[7; 32]]);
         let wrong = parse_client_credentials(Some(&basic("svc:1", "nope")), &FormParams::default()).unwrap();
         let e1 = verify_client(Some(client(&hasher, AuthMethod::ClientSecretBasic)), &wrong, &hasher).unwrap_err();
-        let e2 = verify_client(None, &wrong, &hasher).unwrap_err();
+        let e2 = verify_client(None::<Client>, &wrong, &hasher).unwrap_err();
         assert_eq!((e1.code, e1.description.clone()), (e2.code, e2.description.clone()));
         let right = parse_client_credentials(Some(&basic("svc:1", "p@ss word")), &FormParams::default()).unwrap();
         assert!(verify_client(Some(client(&hasher, AuthMethod::ClientSecretBasic)), &right, &hasher).is_ok());

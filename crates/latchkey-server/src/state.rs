@@ -79,8 +79,8 @@ impl State {
         }
     }
 
-    /// A client by id, through the cache.
-    pub async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
+    /// A client by id, through the cache (shared, not copied: a token request reads it only).
+    pub async fn client(&self, id: &str) -> StoreResult<Option<Arc<Client>>> {
         cached_client(&self.clients, self.store(), id).await
     }
 
@@ -115,7 +115,7 @@ impl State {
 }
 
 /// Client look-ups (hits and misses), trusted for [`CLIENT_CACHE_TTL`].
-pub type ClientCache = ShortCache<String, Option<Client>>;
+pub type ClientCache = ShortCache<String, Option<Arc<Client>>>;
 
 /// Most cached tokens: about 300 bytes each, so at most a few MiB.
 const TOKEN_CACHE_MAX: usize = 20_000;
@@ -135,12 +135,12 @@ pub fn client_cache() -> ClientCache {
     ShortCache::new(CLIENT_CACHE_TTL, CLIENT_CACHE_MAX)
 }
 
-async fn cached_client(cache: &ClientCache, store: &dyn Store, id: &str) -> StoreResult<Option<Client>> {
+async fn cached_client(cache: &ClientCache, store: &dyn Store, id: &str) -> StoreResult<Option<Arc<Client>>> {
     let generation = match cache.get(id) {
         Ok(c) => return Ok(c),
         Err(g) => g,
     };
-    let fresh = store.client(id).await?;
+    let fresh = store.client(id).await?.map(Arc::new);
     cache.insert(id.to_owned(), fresh.clone(), generation);
     Ok(fresh)
 }

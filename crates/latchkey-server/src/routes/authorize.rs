@@ -5,6 +5,8 @@
 //! a pending authorization request bound to that session, carrying a CSRF token that is
 //! checked on every POST and consumed with the request (single use).
 
+use std::sync::Arc;
+
 use axum::extract::{Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -94,7 +96,7 @@ pub(super) async fn get_authorize(
     let validated = async {
         let (client_id, redirect_uri) = authorize::parse_client_and_redirect(&query)?;
         let client = state.client(&client_id).await.map_err(|e| AuthorizeError::Page(e.into()))?;
-        let redirect = authorize::verify_redirect(client.as_ref(), redirect_uri.as_deref())?;
+        let redirect = authorize::verify_redirect(client.as_deref(), redirect_uri.as_deref())?;
         let client = client.ok_or_else(|| AuthorizeError::Page(OAuthError::invalid_client("unknown client")))?;
         let request = authorize::validate(&client, &query, redirect, redirect_uri.is_some())?;
         Ok::<_, AuthorizeError>((client, request))
@@ -250,7 +252,7 @@ pub(super) struct ResumeQuery {
 /// A pending authorization request a browser came back for, checked.
 struct Pending {
     record: AuthRequestRecord,
-    client: Client,
+    client: Arc<Client>,
     /// The request id from the form or URL.
     rid: String,
     session: Session,

@@ -1,6 +1,8 @@
 //! The token, introspection and revocation use cases. These functions alone sequence
 //! I/O: parse → authenticate → load → decide (pure, in core) → mint → save.
 
+use std::sync::Arc;
+
 use latchkey_core::OAuthError;
 use latchkey_core::client::Client;
 use latchkey_core::client_auth::{parse_client_credentials, verify_client};
@@ -28,7 +30,7 @@ pub use user_grants::{CODE_PREFIX, REFRESH_PREFIX};
 const MAX_TOKEN_LEN: usize = 8192;
 
 /// Authenticate the client making an OAuth request (RFC 6749 §2.3).
-pub async fn authenticate(state: &AppState, req: &OAuthRequest) -> Result<Client, OAuthError> {
+pub async fn authenticate(state: &AppState, req: &OAuthRequest) -> Result<Arc<Client>, OAuthError> {
     let presented = parse_client_credentials(req.authorization.as_deref(), &req.form)?;
     let client = state.client(&presented.client_id).await?;
     verify_client(client, &presented, &state.ctx.hasher)
@@ -162,7 +164,7 @@ async fn resolve_uncached(state: &AppState, token: &str, now: i64) -> Result<Opt
         TokenShape::Unknown => return Ok(None),
     };
     let client = state.client(&claims.client_id).await?;
-    if !is_live(&claims, client.as_ref(), now) {
+    if !is_live(&claims, client.as_deref(), now) {
         return Ok(None);
     }
     user_claims(state, claims).await
