@@ -386,18 +386,20 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 def seed_tokens(db_path, n):
     """Insert n live opaque tokens straight into SQLite (not through HTTP), keyed as
-    latchkey keys them (issue time in microseconds, then a hash; see
-    latchkey_core::secret::token_key), as if issued over the last n milliseconds."""
+    latchkey keys them (expiry in microseconds, then a hash; see
+    latchkey_core::secret::new_expiring_token), as if issued over the last n
+    milliseconds with a lifetime of a day."""
     import sqlite3
     conn = sqlite3.connect(db_path, timeout=30)
     now = int(time.time())
     start_us = time.time_ns() // 1000 - n * 1000
 
     def row(i):
-        t = (start_us + i * 1000).to_bytes(8, "big")
-        jti = base64.urlsafe_b64encode(t + os.urandom(16)).decode().rstrip("=")
-        return (t + hashlib.sha256(os.urandom(32)).digest(), jti, jti, "opaque", "opaque", "items:read", '["bench"]',
-                now, now + 86400)
+        issued_us = start_us + i * 1000
+        jti = base64.urlsafe_b64encode(issued_us.to_bytes(8, "big") + os.urandom(16)).decode().rstrip("=")
+        key = (issued_us + 86400 * 1_000_000).to_bytes(8, "big") + hashlib.sha256(os.urandom(32)).digest()
+        return (key, jti, jti, "opaque", "opaque", "items:read", '["bench"]', issued_us // 1_000_000,
+                issued_us // 1_000_000 + 86400)
     conn.executemany("INSERT INTO access_tokens (token_hash, jti, grant_id, client_id, subject, scope, audience, "
                      "issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (row(i) for i in range(n)))
     conn.commit()

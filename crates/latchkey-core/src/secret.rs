@@ -94,9 +94,9 @@ pub fn random_token(prefix: &str) -> String {
 /// Length of a [`new_token`] body: base64url of 8 time bytes and 32 random bytes.
 const KEYED_BODY_LEN: usize = 54;
 
-/// A new token that is stored and looked up by [`token_key`] (opaque access and
-/// refresh tokens, codes, authorization requests, sessions): `prefix` and the base64url
-/// of 8 bytes of issue time (microseconds, big-endian) followed by 256 random bits.
+/// A new token that is stored and looked up by [`token_key`] (codes, authorization
+/// requests, sessions): `prefix` and the base64url of 8 bytes of issue time
+/// (microseconds, big-endian) followed by 256 random bits.
 ///
 /// The time leads the stored key, so a new row lands next to the newest rows of its
 /// B-tree instead of on a random page: an insert dirties the same few pages as the
@@ -104,9 +104,35 @@ const KEYED_BODY_LEN: usize = 54;
 /// time is not secret (`expires_in` tells as much); the 256 random bits are. `prefix`
 /// is empty or six characters (`lk_at_`), which [`token_key`] relies on.
 pub fn new_token(prefix: &str) -> String {
+    keyed_token(prefix, time_prefix())
+}
+
+/// A new token like [`new_token`] whose key leads with the time it expires
+/// (`expires_at`, Unix seconds, then the microseconds of the current second, so that
+/// tokens of one lifetime still sort by issue time): opaque access and refresh tokens.
+///
+/// Their rows are then purged by key, a range at the start of the primary key
+/// ([`expired_key_bound`]), which spares each token table an index on `expires_at`,
+/// one B-tree insert and one dirty page per token fewer (migration 5). Tokens of one
+/// lifetime still land next to each other, as with [`new_token`].
+pub fn new_expiring_token(prefix: &str, expires_at: i64) -> String {
+    let micros_now = u64::from_be_bytes(time_prefix()) % 1_000_000;
+    let lead = u64::try_from(expires_at).unwrap_or(0).saturating_mul(1_000_000).saturating_add(micros_now);
+    keyed_token(prefix, lead.to_be_bytes())
+}
+
+/// Every key of a [`new_expiring_token`] that expired before `now` (Unix seconds) sorts
+/// below this, and every other one at or above it: the purge deletes `token_hash <
+/// expired_key_bound(now)` (with `expires_at < now` also checked, for rows keyed
+/// otherwise).
+pub fn expired_key_bound(now: i64) -> Vec<u8> {
+    u64::try_from(now).unwrap_or(0).saturating_mul(1_000_000).to_be_bytes().to_vec()
+}
+
+fn keyed_token(prefix: &str, lead: [u8; 8]) -> String {
     debug_assert!(prefix.is_empty() || prefix.len() == 6);
     let mut body = [0u8; 40];
-    body[..8].copy_from_slice(&time_prefix());
+    body[..8].copy_from_slice(&lead);
     body[8..].copy_from_slice(&random_bytes::<32>());
     let mut s = String::with_capacity(prefix.len() + KEYED_BODY_LEN);
     s.push_str(prefix);
@@ -122,7 +148,8 @@ pub(crate) fn time_prefix() -> [u8; 8] {
     micros.to_be_bytes()
 }
 
-/// The key a token is stored under: the 8 time bytes of a [`new_token`] followed by
+/// The key a token is stored under: the 8 time bytes of a [`new_token`] (or
+/// [`new_expiring_token`]) followed by
 /// the SHA-256 of the whole token; for any other string (tokens issued before keyed
 /// tokens, CSRF tokens, garbage) the SHA-256 alone. With 256 random bits a fast
 /// unsalted hash is not brute-forceable, and it allows indexed look-up; the token
@@ -250,6 +277,24 @@ mod tests {
         tampered[30] = if tampered[30] == b'A' { b'B' } else { b'A' };
         assert_ne!(token_key(&String::from_utf8(tampered).unwrap())[8..], ka[8..]);
         assert_eq!(token_key(&new_token("")).len(), 40);
+    }
+
+    #[test]
+    fn expiring_tokens_sort_by_expiry_and_fall_below_the_bound_once_expired() {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let later = new_expiring_token("lk_rt_", now + 3600);
+        let sooner = new_expiring_token("lk_at_", now + 60);
+        let (kl, ks) = (token_key(&later), token_key(&sooner));
+        assert_eq!((kl.len(), ks.len()), (40, 40));
+        assert!(ks < kl, "the token that expires first sorts first, whatever was issued first");
+        assert_eq!(&ks[8..], digest::digest(&digest::SHA256, sooner.as_bytes()).as_ref());
+        // Below the bound exactly when expired: expires_at < now.
+        assert!(ks.as_slice() >= expired_key_bound(now + 60).as_slice(), "expires_at = now is not yet expired");
+        assert!(ks.as_slice() < expired_key_bound(now + 61).as_slice());
+        assert!(kl.as_slice() >= expired_key_bound(now + 3600).as_slice());
+        assert!(kl.as_slice() < expired_key_bound(now + 3601).as_slice());
+        // A key of issue time (codes, sessions) is below the bound of the next second.
+        assert!(token_key(&new_token("")).as_slice() < expired_key_bound(now + 2).as_slice());
     }
 
     #[test]

@@ -3,8 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::secret::new_token;
-
 /// Prefix of opaque access tokens; lets secret scanners recognise a leaked token.
 pub const OPAQUE_ACCESS_PREFIX: &str = "lk_at_";
 
@@ -104,9 +102,10 @@ pub struct AccessTokenClaims {
     pub grant_id: Option<String>,
 }
 
-/// A new opaque access token.
-pub fn new_opaque_access_token() -> String {
-    new_token(OPAQUE_ACCESS_PREFIX)
+/// A new opaque access token that expires at `expires_at` (its key leads with it; see
+/// [`crate::secret::new_expiring_token`]).
+pub fn new_opaque_access_token(expires_at: i64) -> String {
+    crate::secret::new_expiring_token(OPAQUE_ACCESS_PREFIX, expires_at)
 }
 
 /// A new token id: 8 bytes of time (microseconds, big-endian) and 128 random bits.
@@ -173,7 +172,7 @@ mod tests {
 
     #[test]
     fn shapes() {
-        assert_eq!(token_shape(&new_opaque_access_token()), TokenShape::OpaqueAccess);
+        assert_eq!(token_shape(&new_opaque_access_token(1_800_000_000)), TokenShape::OpaqueAccess);
         assert_eq!(token_shape("a.b.c"), TokenShape::Jwt);
         assert_eq!(token_shape("whatever"), TokenShape::Unknown);
     }

@@ -97,7 +97,8 @@ pub trait Store: UserStore + Send + Sync + 'static {
     /// Create or update a client (static clients from the config). An update keeps
     /// `created_at`, so the client's live tokens stay live.
     async fn upsert_client(&self, client: &Client, now: i64) -> StoreResult<()>;
-    /// Delete a client and its opaque tokens; JWTs die because their client is gone.
+    /// Delete a client. Its tokens, in both formats, die with it (a token is live only
+    /// while its client exists and existed when it was issued) and are purged at expiry.
     async fn delete_client(&self, id: &str) -> StoreResult<bool>;
     /// Replace a client's secret hash.
     async fn set_client_secret(&self, id: &str, secret_hash: &[u8], now: i64) -> StoreResult<bool>;

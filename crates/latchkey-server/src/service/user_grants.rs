@@ -8,7 +8,7 @@ use latchkey_core::grant::authorization_code::{CodeGrant, issues_refresh_token};
 use latchkey_core::grant::refresh_token::RefreshGrant;
 use latchkey_core::grant::{self, Issue};
 use latchkey_core::scope::ScopeSet;
-use latchkey_core::secret::{Secret, new_token, token_key};
+use latchkey_core::secret::{Secret, new_expiring_token, token_key};
 use latchkey_core::token::{TokenFormat, TokenResponse, new_jti, new_opaque_access_token};
 use latchkey_core::user::{User, owner_since};
 use latchkey_store::{AccessTokenRecord, CodeLookup, GrantRecord, Redemption, RefreshLookup, RefreshRecord, Rotation};
@@ -45,7 +45,7 @@ fn access_record(
             Ok((token, None))
         }
         TokenFormat::Opaque => {
-            let token = new_opaque_access_token();
+            let token = new_opaque_access_token(issue.expires_at);
             let row = super::access_row(issue, token_key(&token), jti, grant_id, Some(username.to_owned()));
             Ok((token, Some(row)))
         }
@@ -53,7 +53,7 @@ fn access_record(
 }
 
 fn refresh_record(grant_id: &str, client_id: &str, scope: &str, now: i64, expires_at: i64) -> (String, RefreshRecord) {
-    let token = new_token(REFRESH_PREFIX);
+    let token = new_expiring_token(REFRESH_PREFIX, expires_at);
     let record = RefreshRecord {
         token_hash: token_key(&token),
         grant_id: grant_id.to_owned(),

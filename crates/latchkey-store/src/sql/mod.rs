@@ -435,15 +435,17 @@ impl Store for SqlStore {
     }
 
     async fn delete_client(&self, id: &str) -> StoreResult<bool> {
-        // Owned: the write runs in the group-commit task.
+        // Its tokens stay until they expire, inert: a token is live only while the client
+        // it was issued to exists and existed when it was issued (core's `is_live`), so
+        // deleting them here would need an index on `client_id` that every issuance pays
+        // for (migration 5). Owned: the write runs in the group-commit task.
         let id = id.to_owned();
-        write!(self, |p| {
-            let mut tx = p.begin().await?;
-            sqlx::query("DELETE FROM access_tokens WHERE client_id = $1").bind(&id).execute(&mut *tx).await?;
-            let n = sqlx::query("DELETE FROM clients WHERE id = $1").bind(&id).execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok::<_, StoreError>(n.rows_affected() > 0)
-        })
+        let n = write!(self, |p| sqlx::query("DELETE FROM clients WHERE id = $1")
+            .bind(&id)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n > 0)
     }
 
     async fn set_client_secret(&self, id: &str, secret_hash: &[u8], now: i64) -> StoreResult<bool> {
@@ -543,21 +545,38 @@ impl Store for SqlStore {
     }
 
     async fn delete_expired(&self, now: i64, batch: i64) -> StoreResult<u64> {
-        // One statement per table, each bounded by `batch` rows.
-        const STATEMENTS: &[&str] = &[
+        // One statement per table, each bounded by `batch` rows. Token rows are keyed by
+        // when they expire (latchkey_core::secret::new_expiring_token): the expired ones
+        // are a range at the start of the primary key, `$3`, and no expiry index is kept
+        // for them (migration 5). `expires_at` is checked as well, for rows keyed by issue
+        // time before that (they are all in the range; the live ones stay).
+        const KEYED: &[&str] = &[
             "DELETE FROM access_tokens WHERE token_hash IN \
-             (SELECT token_hash FROM access_tokens WHERE expires_at < $1 LIMIT $2)",
-            "DELETE FROM revoked_jtis WHERE jti IN (SELECT jti FROM revoked_jtis WHERE expires_at < $1 LIMIT $2)",
+             (SELECT token_hash FROM access_tokens WHERE token_hash < $3 AND expires_at < $1 LIMIT $2)",
             "DELETE FROM refresh_tokens WHERE token_hash IN \
-             (SELECT token_hash FROM refresh_tokens WHERE expires_at < $1 LIMIT $2)",
+             (SELECT token_hash FROM refresh_tokens WHERE token_hash < $3 AND expires_at < $1 LIMIT $2)",
+        ];
+        const INDEXED: &[&str] = &[
+            "DELETE FROM revoked_jtis WHERE jti IN (SELECT jti FROM revoked_jtis WHERE expires_at < $1 LIMIT $2)",
             "DELETE FROM authorization_codes WHERE code_hash IN \
              (SELECT code_hash FROM authorization_codes WHERE expires_at < $1 LIMIT $2)",
             "DELETE FROM auth_requests WHERE id_hash IN (SELECT id_hash FROM auth_requests WHERE expires_at < $1 LIMIT $2)",
             "DELETE FROM sessions WHERE id_hash IN (SELECT id_hash FROM sessions WHERE expires_at < $1 LIMIT $2)",
             "DELETE FROM grants WHERE id IN (SELECT id FROM grants WHERE expires_at < $1 LIMIT $2)",
         ];
+        let bound = latchkey_core::secret::expired_key_bound(now);
         let mut total = 0;
-        for q in STATEMENTS {
+        for q in KEYED {
+            let bound = bound.clone(); // moved into the write task
+            total += write!(self, |p| sqlx::query(*q)
+                .bind(now)
+                .bind(batch)
+                .bind(&bound)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
+        for q in INDEXED {
             total +=
                 write!(self, |p| sqlx::query(*q).bind(now).bind(batch).execute(p).await.map(|r| r.rows_affected()))?;
         }
