@@ -79,7 +79,7 @@ def main():
     pid = str(server.proc.pid)
     rows = []
     try:
-        # Cases prepare codes for about four times the duration they are given: the
+        # Cases prepare codes for about six times the duration they are given: the
         # warm-up and the slow server need more.
         for case in R.latchkey_cases(server, "EdDSA", 4 * args.duration):
             if not any(w in case.name for w in words):

@@ -346,10 +346,11 @@ def login(server):
 
 def prepare_codes(server, cookie, duration):
     """Codes for one exchange run, issued by /authorize to the logged-in session (wrk,
-    codes.lua): as many as /authorize issues in four times the run's duration (it
-    issues them at about 40% of the rate they are redeemed; running out shows as non-2xx)."""
+    codes.lua): as many as /authorize issues in six times the run's duration (it
+    issues them at about a quarter of the rate they are redeemed since migration 5, when
+    four times the duration ran out; running out shows as non-2xx)."""
     path = os.path.join(server.dir, f"codes-{time.time_ns()}.txt")
-    wrk(authorize_url(server), 4 * duration, 50, "codes.lua", {"BENCH_COOKIE": cookie, "BENCH_CODES_FILE": path})
+    wrk(authorize_url(server), 6 * duration, 50, "codes.lua", {"BENCH_COOKIE": cookie, "BENCH_CODES_FILE": path})
     with open(path) as f:
         print(f"  prepared {sum(1 for _ in f)} codes", file=sys.stderr)
     return path
