@@ -104,7 +104,7 @@ const KEYED_BODY_LEN: usize = 54;
 /// time is not secret (`expires_in` tells as much); the 256 random bits are. `prefix`
 /// is empty or six characters (`lk_at_`), which [`token_key`] relies on.
 pub fn new_token(prefix: &str) -> String {
-    keyed_token(prefix, time_prefix())
+    keyed_token(prefix, time_prefix()).0
 }
 
 /// A new token like [`new_token`] whose key leads with the time it expires
@@ -115,7 +115,10 @@ pub fn new_token(prefix: &str) -> String {
 /// ([`expired_key_bound`]), which spares each token table an index on `expires_at`,
 /// one B-tree insert and one dirty page per token fewer (migration 5). Tokens of one
 /// lifetime still land next to each other, as with [`new_token`].
-pub fn new_expiring_token(prefix: &str, expires_at: i64) -> String {
+///
+/// Returns the token and its key (what [`token_key`] gives for it, without decoding it
+/// again).
+pub fn new_expiring_token(prefix: &str, expires_at: i64) -> (String, Vec<u8>) {
     let micros_now = u64::from_be_bytes(time_prefix()) % 1_000_000;
     let lead = u64::try_from(expires_at).unwrap_or(0).saturating_mul(1_000_000).saturating_add(micros_now);
     keyed_token(prefix, lead.to_be_bytes())
@@ -129,7 +132,7 @@ pub fn expired_key_bound(now: i64) -> Vec<u8> {
     u64::try_from(now).unwrap_or(0).saturating_mul(1_000_000).to_be_bytes().to_vec()
 }
 
-fn keyed_token(prefix: &str, lead: [u8; 8]) -> String {
+fn keyed_token(prefix: &str, lead: [u8; 8]) -> (String, Vec<u8>) {
     debug_assert!(prefix.is_empty() || prefix.len() == 6);
     let mut body = [0u8; 40];
     body[..8].copy_from_slice(&lead);
@@ -137,7 +140,10 @@ fn keyed_token(prefix: &str, lead: [u8; 8]) -> String {
     let mut s = String::with_capacity(prefix.len() + KEYED_BODY_LEN);
     s.push_str(prefix);
     URL_SAFE_NO_PAD.encode_string(body, &mut s);
-    s
+    let mut key = Vec::with_capacity(40);
+    key.extend_from_slice(&lead);
+    key.extend_from_slice(digest::digest(&digest::SHA256, s.as_bytes()).as_ref());
+    (s, key)
 }
 
 /// The current time in microseconds, big-endian: leads ids that should sort by age.
@@ -282,9 +288,9 @@ mod tests {
     #[test]
     fn expiring_tokens_sort_by_expiry_and_fall_below_the_bound_once_expired() {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-        let later = new_expiring_token("lk_rt_", now + 3600);
-        let sooner = new_expiring_token("lk_at_", now + 60);
-        let (kl, ks) = (token_key(&later), token_key(&sooner));
+        let (later, kl) = new_expiring_token("lk_rt_", now + 3600);
+        let (sooner, ks) = new_expiring_token("lk_at_", now + 60);
+        assert_eq!((token_key(&later), token_key(&sooner)), (kl.clone(), ks.clone()), "the key returned is the key");
         assert_eq!((kl.len(), ks.len()), (40, 40));
         assert!(ks < kl, "the token that expires first sorts first, whatever was issued first");
         assert_eq!(&ks[8..], digest::digest(&digest::SHA256, sooner.as_bytes()).as_ref());

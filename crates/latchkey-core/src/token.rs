@@ -102,9 +102,9 @@ pub struct AccessTokenClaims {
     pub grant_id: Option<String>,
 }
 
-/// A new opaque access token that expires at `expires_at` (its key leads with it; see
-/// [`crate::secret::new_expiring_token`]).
-pub fn new_opaque_access_token(expires_at: i64) -> String {
+/// A new opaque access token that expires at `expires_at`, and its key (which leads with
+/// that time; see [`crate::secret::new_expiring_token`]).
+pub fn new_opaque_access_token(expires_at: i64) -> (String, Vec<u8>) {
     crate::secret::new_expiring_token(OPAQUE_ACCESS_PREFIX, expires_at)
 }
 
@@ -172,7 +172,7 @@ mod tests {
 
     #[test]
     fn shapes() {
-        assert_eq!(token_shape(&new_opaque_access_token(1_800_000_000)), TokenShape::OpaqueAccess);
+        assert_eq!(token_shape(&new_opaque_access_token(1_800_000_000).0), TokenShape::OpaqueAccess);
         assert_eq!(token_shape("a.b.c"), TokenShape::Jwt);
         assert_eq!(token_shape("whatever"), TokenShape::Unknown);
     }

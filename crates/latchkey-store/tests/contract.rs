@@ -181,6 +181,17 @@ async fn a_code_is_redeemed_once_even_concurrently(s: &SqlStore) {
 
 async fn a_refresh_token_rotates_once_even_concurrently(s: &SqlStore) {
     s.put_grant(&grant("g2"), Some(&grant_token(3, "g2")), Some(&refresh(4, "g2"))).await.unwrap();
+    // Concurrent look-ups of one token (grouped into one query) each get the whole answer.
+    let lookups = futures_join((0..6u8).map(|i| s.refresh_token(if i == 3 { &[5; 32] } else { &[4; 32] }))).await;
+    for (i, found) in lookups.into_iter().enumerate() {
+        let found = found.unwrap();
+        if i == 3 {
+            assert!(found.is_none(), "an unknown token among them");
+        } else {
+            let found = found.unwrap();
+            assert_eq!((found.token.token_hash, found.grant.id, found.token.used_at), (vec![4; 32], "g2".into(), None));
+        }
+    }
     let attempts = (0..10u8).map(|i| {
         let next = refresh(100 + i, "g2");
         let access = grant_token(200 + i, "g2");

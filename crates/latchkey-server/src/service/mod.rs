@@ -89,9 +89,9 @@ async fn mint(state: &AppState, issue: &Issue) -> Result<String, OAuthError> {
             state.keys.snapshot().signer.sign_jwt(&claims).map_err(OAuthError::server_error)
         }
         TokenFormat::Opaque => {
-            let token = new_opaque_access_token(issue.expires_at);
+            let (token, key) = new_opaque_access_token(issue.expires_at);
             // A client-credentials token is its own grant.
-            let record = access_row(issue, token_key(&token), jti.clone(), &jti, None);
+            let record = access_row(issue, key, jti.clone(), &jti, None);
             state.store().put_access_token(record).await?;
             Ok(token)
         }

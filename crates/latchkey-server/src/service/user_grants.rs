@@ -45,17 +45,17 @@ fn access_record(
             Ok((token, None))
         }
         TokenFormat::Opaque => {
-            let token = new_opaque_access_token(issue.expires_at);
-            let row = super::access_row(issue, token_key(&token), jti, grant_id, Some(username.to_owned()));
+            let (token, key) = new_opaque_access_token(issue.expires_at);
+            let row = super::access_row(issue, key, jti, grant_id, Some(username.to_owned()));
             Ok((token, Some(row)))
         }
     }
 }
 
 fn refresh_record(grant_id: &str, client_id: &str, scope: &str, now: i64, expires_at: i64) -> (String, RefreshRecord) {
-    let token = new_expiring_token(REFRESH_PREFIX, expires_at);
+    let (token, token_hash) = new_expiring_token(REFRESH_PREFIX, expires_at);
     let record = RefreshRecord {
-        token_hash: token_key(&token),
+        token_hash,
         grant_id: grant_id.to_owned(),
         client_id: client_id.to_owned(),
         scope: scope.to_owned(),

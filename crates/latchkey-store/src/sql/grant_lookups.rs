@@ -16,7 +16,7 @@ pub(super) struct RefreshTokensByHash;
 
 /// A refresh token joined with its grant and (left join) its user: more columns than
 /// sqlx decodes into a tuple.
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 struct RefreshRow {
     token_hash: Vec<u8>,
     grant_id: String,
@@ -52,35 +52,41 @@ impl BatchOp for RefreshTokensByHash {
              u.created_at AS u_created_at \
              FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id LEFT JOIN users u ON u.id = g.user_id \
              WHERE r.token_hash IN (";
-        let found: HashMap<Vec<u8>, RefreshRow> =
+        let mut found: HashMap<Vec<u8>, RefreshRow> =
             select_in!(conn, Q, hashes, RefreshRow).into_iter().map(|r| (r.token_hash.clone(), r)).collect();
-        hashes.iter().map(|h| found.get(h).map(refresh_from).transpose()).collect()
+        // Each row moves into its answer; a token asked for twice in one batch (two uses
+        // racing, which the rotation's compare-and-set settles) gets a copy first.
+        let mut out = Vec::with_capacity(hashes.len());
+        for (i, h) in hashes.iter().enumerate() {
+            let row = if hashes[i + 1..].contains(h) { found.get(h).cloned() } else { found.remove(h) };
+            out.push(row.map(refresh_from).transpose()?);
+        }
+        Ok(out)
     }
 }
 
-fn refresh_from(r: &RefreshRow) -> StoreResult<RefreshLookup> {
+fn refresh_from(r: RefreshRow) -> StoreResult<RefreshLookup> {
     let grant = GrantRecord {
         id: r.grant_id.clone(),
         client_id: r.client_id.clone(),
-        user_id: r.g_user_id.clone(),
-        scope: r.g_scope.clone(),
+        user_id: r.g_user_id,
+        scope: r.g_scope,
         resources: json_list(&r.g_resources)?,
         created_at: r.g_created_at,
         expires_at: r.g_expires_at,
         revoked_at: r.g_revoked_at,
     };
     let token = RefreshRecord {
-        token_hash: r.token_hash.clone(),
-        grant_id: r.grant_id.clone(),
-        client_id: r.client_id.clone(),
-        scope: r.scope.clone(),
+        token_hash: r.token_hash,
+        grant_id: r.grant_id,
+        client_id: r.client_id,
+        scope: r.scope,
         issued_at: r.issued_at,
         expires_at: r.expires_at,
         used_at: r.used_at,
         revoked_at: r.revoked_at,
     };
-    let user =
-        joined_user(r.u_id.clone(), r.u_username.clone(), r.u_email.clone(), r.u_password_hash.clone(), r.u_created_at);
+    let user = joined_user(r.u_id, r.u_username, r.u_email, r.u_password_hash, r.u_created_at);
     Ok(RefreshLookup { token, grant, user })
 }
 
