@@ -10,7 +10,7 @@ make it cheaper" where the timed benchmark is too noisy to tell 5% apart.
 
 The server runs under callgrind (about 50x slower) and each case of `bench/run.py` (its
 `latchkey_cases`, matched by words in the name) gets `wrk -c8` for `--duration` seconds
-after a warm-up; the counters are zeroed before and dumped after. Counted: user-space
+after a warm-up (or after preparing its refresh tokens or codes); the counters are zeroed before and dumped after. Counted: user-space
 instructions of every thread of the server. Not counted: the kernel (socket reads and
 writes, fsync, thread wake-ups), which costs about the same per request in every case,
 and waiting. So the ratio of two cases' counts is wider than the ratio of their rates.
