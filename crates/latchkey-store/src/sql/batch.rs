@@ -501,9 +501,28 @@ where
     list.push_unseparated(")");
 }
 
+/// The rows of a group look-up in the order of `keys`, each moved out of `found`: a key
+/// asked for more than once in one batch (concurrent uses of one token or code, which
+/// the later compare-and-set settles) gets a copy for all but its last asker.
+pub(super) fn take_in_order<K: Eq + std::hash::Hash, V: Clone>(keys: &[K], mut found: HashMap<K, V>) -> Vec<Option<V>> {
+    keys.iter()
+        .enumerate()
+        .map(|(i, k)| if keys[i + 1..].contains(k) { found.get(k).cloned() } else { found.remove(k) })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::padded_len;
+
+    #[test]
+    fn rows_go_to_every_asker_in_order() {
+        let found = std::collections::HashMap::from([(1, "one"), (2, "two")]);
+        assert_eq!(
+            super::take_in_order(&[2, 9, 1, 2, 2], found),
+            [Some("two"), None, Some("one"), Some("two"), Some("two")]
+        );
+    }
 
     #[test]
     fn lookups_use_few_statement_shapes() {

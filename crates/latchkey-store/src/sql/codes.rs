@@ -15,7 +15,7 @@ use sqlx::{Connection, Row};
 
 use super::batch::{
     BatchOp, Conn, audiences_json, first_claims, grants_by_key, insert_access_rows, insert_refresh_rows, outcomes,
-    push_access_rows, push_padded, push_refresh_rows, select_in,
+    push_access_rows, push_padded, push_refresh_rows, select_in, take_in_order,
 };
 use super::grant_lookups::joined_user;
 use super::users::json_list;
@@ -57,7 +57,7 @@ impl BatchOp for CodesByHash {
              FROM authorization_codes c LEFT JOIN users u ON u.id = c.user_id WHERE c.code_hash IN (";
         let found: HashMap<Vec<u8>, CodeRow> =
             select_in!(conn, Q, hashes, CodeRow).into_iter().map(|r| (r.0.clone(), r)).collect();
-        hashes.iter().map(|h| found.get(h).cloned().map_or(Ok(CodeLookup::Unknown), lookup)).collect()
+        take_in_order(hashes, found).into_iter().map(|row| row.map_or(Ok(CodeLookup::Unknown), lookup)).collect()
     }
 }
 

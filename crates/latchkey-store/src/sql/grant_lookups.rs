@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use latchkey_core::user::User;
 
-use super::batch::{BatchOp, Conn, push_padded, select_in};
+use super::batch::{BatchOp, Conn, push_padded, select_in, take_in_order};
 use super::users::{UserRow, json_list, user_from};
 use crate::{GrantRecord, RefreshLookup, RefreshRecord, StoreResult};
 
@@ -52,16 +52,9 @@ impl BatchOp for RefreshTokensByHash {
              u.created_at AS u_created_at \
              FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id LEFT JOIN users u ON u.id = g.user_id \
              WHERE r.token_hash IN (";
-        let mut found: HashMap<Vec<u8>, RefreshRow> =
+        let found: HashMap<Vec<u8>, RefreshRow> =
             select_in!(conn, Q, hashes, RefreshRow).into_iter().map(|r| (r.token_hash.clone(), r)).collect();
-        // Each row moves into its answer; a token asked for twice in one batch (two uses
-        // racing, which the rotation's compare-and-set settles) gets a copy first.
-        let mut out = Vec::with_capacity(hashes.len());
-        for (i, h) in hashes.iter().enumerate() {
-            let row = if hashes[i + 1..].contains(h) { found.get(h).cloned() } else { found.remove(h) };
-            out.push(row.map(refresh_from).transpose()?);
-        }
-        Ok(out)
+        take_in_order(hashes, found).into_iter().map(|row| row.map(refresh_from).transpose()).collect()
     }
 }
 
