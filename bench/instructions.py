@@ -10,10 +10,11 @@ make it cheaper" where the timed benchmark is too noisy to tell 5% apart.
 
 The server runs under callgrind (about 50x slower) and each case of `bench/run.py` (its
 `latchkey_cases`, matched by words in the name) gets `wrk -c8` for `--duration` seconds
-after a warm-up (or after preparing its refresh tokens or codes); the counters are zeroed before and dumped after. Counted: user-space
-instructions of every thread of the server. Not counted: the kernel (socket reads and
-writes, fsync, thread wake-ups), which costs about the same per request in every case,
-and waiting. So the ratio of two cases' counts is wider than the ratio of their rates.
+after a warm-up (or after preparing its refresh tokens or codes); the counters are zeroed
+before and dumped after. Counted: user-space instructions of every thread of the
+server. Not counted: the kernel (socket reads and writes, fsync, thread wake-ups), which
+costs about the same per request in every case, and waiting. So the ratio of two cases'
+counts is wider than the ratio of their rates.
 Batches are smaller at 8 connections than at 50, so per-batch work weighs more here.
 """
 import argparse, os, re, subprocess, sys, tempfile, time
@@ -80,7 +81,7 @@ def main():
     rows = []
     try:
         # Cases prepare codes for about six times the duration they are given: the
-        # warm-up and the slow server need more.
+        # slow server under callgrind needs more.
         for case in R.latchkey_cases(server, "EdDSA", 4 * args.duration):
             if not any(w in case.name for w in words):
                 continue

@@ -392,7 +392,6 @@ def seed_tokens(db_path, n):
     milliseconds with a lifetime of a day."""
     import sqlite3
     conn = sqlite3.connect(db_path, timeout=30)
-    now = int(time.time())
     start_us = time.time_ns() // 1000 - n * 1000
 
     def row(i):

@@ -119,8 +119,7 @@ pub fn new_token(prefix: &str) -> String {
 /// Returns the token and its key (what [`token_key`] gives for it, without decoding it
 /// again).
 pub fn new_expiring_token(prefix: &str, expires_at: i64) -> (String, Vec<u8>) {
-    let micros_now = u64::from_be_bytes(time_prefix()) % 1_000_000;
-    let lead = u64::try_from(expires_at).unwrap_or(0).saturating_mul(1_000_000).saturating_add(micros_now);
+    let lead = micros_of(expires_at).saturating_add(now_micros() % 1_000_000);
     keyed_token(prefix, lead.to_be_bytes())
 }
 
@@ -129,7 +128,12 @@ pub fn new_expiring_token(prefix: &str, expires_at: i64) -> (String, Vec<u8>) {
 /// expired_key_bound(now)` (with `expires_at < now` also checked, for rows keyed
 /// otherwise).
 pub fn expired_key_bound(now: i64) -> Vec<u8> {
-    u64::try_from(now).unwrap_or(0).saturating_mul(1_000_000).to_be_bytes().to_vec()
+    micros_of(now).to_be_bytes().to_vec()
+}
+
+/// Unix seconds as microseconds, the unit of a key's leading time (0 before 1970).
+fn micros_of(secs: i64) -> u64 {
+    u64::try_from(secs).unwrap_or(0).saturating_mul(1_000_000)
 }
 
 fn keyed_token(prefix: &str, lead: [u8; 8]) -> (String, Vec<u8>) {
@@ -140,18 +144,24 @@ fn keyed_token(prefix: &str, lead: [u8; 8]) -> (String, Vec<u8>) {
     let mut s = String::with_capacity(prefix.len() + KEYED_BODY_LEN);
     s.push_str(prefix);
     URL_SAFE_NO_PAD.encode_string(body, &mut s);
-    let mut key = Vec::with_capacity(40);
-    key.extend_from_slice(&lead);
-    key.extend_from_slice(digest::digest(&digest::SHA256, s.as_bytes()).as_ref());
+    let key = stored_key(&lead, digest::digest(&digest::SHA256, s.as_bytes()).as_ref());
     (s, key)
+}
+
+/// A keyed token's stored key: its leading time, then the SHA-256 of the whole token.
+fn stored_key(lead: &[u8], hash: &[u8]) -> Vec<u8> {
+    [lead, hash].concat()
 }
 
 /// The current time in microseconds, big-endian: leads ids that should sort by age.
 pub(crate) fn time_prefix() -> [u8; 8] {
-    let micros = std::time::SystemTime::now()
+    now_micros().to_be_bytes()
+}
+
+fn now_micros() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
-    micros.to_be_bytes()
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
 /// The key a token is stored under: the 8 time bytes of a [`new_token`] (or
@@ -169,7 +179,7 @@ pub fn token_key(token: &str) -> Vec<u8> {
     };
     let mut time = [0u8; 40];
     match body.map(|b| URL_SAFE_NO_PAD.decode_slice(b, &mut time)) {
-        Some(Ok(40)) => [&time[..8], hash.as_ref()].concat(),
+        Some(Ok(40)) => stored_key(&time[..8], hash.as_ref()),
         _ => hash.as_ref().to_vec(),
     }
 }

@@ -547,16 +547,14 @@ impl Store for SqlStore {
     async fn delete_expired(&self, now: i64, batch: i64) -> StoreResult<u64> {
         // One statement per table, each bounded by `batch` rows. Token rows are keyed by
         // when they expire (latchkey_core::secret::new_expiring_token): the expired ones
-        // are a range at the start of the primary key, `$3`, and no expiry index is kept
-        // for them (migration 5). `expires_at` is checked as well, for rows keyed by issue
-        // time before that (they are all in the range; the live ones stay).
-        const KEYED: &[&str] = &[
+        // are a range at the start of the primary key, below `$3`, and no expiry index is
+        // kept for them (migration 5). `expires_at` is checked as well, for rows keyed by
+        // issue time before that (they are all in the range; the live ones stay).
+        const STATEMENTS: &[&str] = &[
             "DELETE FROM access_tokens WHERE token_hash IN \
              (SELECT token_hash FROM access_tokens WHERE token_hash < $3 AND expires_at < $1 LIMIT $2)",
             "DELETE FROM refresh_tokens WHERE token_hash IN \
              (SELECT token_hash FROM refresh_tokens WHERE token_hash < $3 AND expires_at < $1 LIMIT $2)",
-        ];
-        const INDEXED: &[&str] = &[
             "DELETE FROM revoked_jtis WHERE jti IN (SELECT jti FROM revoked_jtis WHERE expires_at < $1 LIMIT $2)",
             "DELETE FROM authorization_codes WHERE code_hash IN \
              (SELECT code_hash FROM authorization_codes WHERE expires_at < $1 LIMIT $2)",
@@ -566,19 +564,19 @@ impl Store for SqlStore {
         ];
         let bound = latchkey_core::secret::expired_key_bound(now);
         let mut total = 0;
-        for q in KEYED {
-            let bound = bound.clone(); // moved into the write task
-            total += write!(self, |p| sqlx::query(*q)
-                .bind(now)
-                .bind(batch)
-                .bind(&bound)
+        for &q in STATEMENTS {
+            // PostgreSQL refuses a parameter the statement does not use: `$3` only where named.
+            let bound = q.contains("$3").then(|| bound.clone()); // moved into the write task
+            total += write!(self, |p| {
+                let query = sqlx::query(q).bind(now).bind(batch);
+                match &bound {
+                    Some(b) => query.bind(b),
+                    None => query,
+                }
                 .execute(p)
                 .await
-                .map(|r| r.rows_affected()))?;
-        }
-        for q in INDEXED {
-            total +=
-                write!(self, |p| sqlx::query(*q).bind(now).bind(batch).execute(p).await.map(|r| r.rows_affected()))?;
+                .map(|r| r.rows_affected())
+            })?;
         }
         Ok(total)
     }
